@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { codeLocation, type CodeLocation } from '../assets/index.ts';
+import { loadPolicies, type Policies } from '../assets/policies.ts';
+import type { AssetDefinition } from '../core/definitions/asset.ts';
+import type { Resources } from '../core/definitions/resources.ts';
+import type { EventLog } from '../core/event-log/port.ts';
+import { AssetGraph } from '../core/graph/asset-graph.ts';
+import { Runtime } from '../core/runtime.ts';
+import { systemClock } from '../core/ports.ts';
+import { MemoryKeyValue } from './memory/key-value.ts';
+import { FilesystemObjectStore } from './object-store/filesystem.ts';
+import { openPgEventLog, openPgliteEventLog } from './postgres/event-log.ts';
+import { syntheticProviderFrom } from './providers/from-policies.ts';
+import { SubprocessLauncher } from './subprocess/launcher.ts';
+
+export interface InstanceOptions {
+  /** Embedded state (`$ORRERY_HOME`, default `./.orrery`). */
+  home?: string;
+  configsDir?: string;
+  /** Overlay of `configs/envs/<env>` (`ORRERY_ENV`). */
+  env?: string;
+  /** Postgres URL of the event log in cluster mode (`DATABASE_URL`); PGlite under home when absent. */
+  databaseUrl?: string;
+  databaseSchema?: string;
+  logger?: Logger;
+  /** Replace the code location's assets (tests, other code locations). */
+  assets?: (loc: CodeLocation) => AssetDefinition<any, any, any>[];
+  concurrency?: number;
+  pools?: Record<string, number>;
+}
+
+export interface Instance {
+  home: string;
+  resources: Resources;
+  policies: Policies;
+  location: CodeLocation;
+  runtime: Runtime;
+  eventLog: EventLog;
+  objectStore: FilesystemObjectStore;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires adapters into the kernel: validated configs, event log (PGlite embedded or Postgres),
+ * object store, providers, launcher. One code path for both modes; only configuration differs.
+ */
+export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
+  const home = resolve(o.home ?? process.env.ORRERY_HOME ?? '.orrery');
+  mkdirSync(home, { recursive: true });
+  const logger = o.logger ?? pino({ level: process.env.ORRERY_LOG_LEVEL ?? 'info', base: { service: 'orrery' } }, pino.destination({ dest: join(home, 'orrery.log'), mkdir: true, sync: false }));
+  const policies = loadPolicies(resolve(o.configsDir ?? process.env.ORRERY_CONFIGS ?? 'configs'), o.env ?? process.env.ORRERY_ENV);
+  const location = codeLocation(policies);
+  const graph = new AssetGraph(o.assets ? o.assets(location) : location.assets);
+
+  const databaseUrl = o.databaseUrl ?? process.env.DATABASE_URL;
+  const eventLog = databaseUrl
+    ? await openPgEventLog(databaseUrl, { schema: o.databaseSchema ?? process.env.ORRERY_DB_SCHEMA })
+    : await openPgliteEventLog(join(home, 'eventlog'));
+  const objectStore = new FilesystemObjectStore(join(home, 'objects'));
+  await objectStore.sweepAbandoned();
+  // Retention of run events by policy (data_retention.yaml logs_days).
+  await eventLog.pruneEvents(new Date(Date.now() - policies.retention.logs_days * 86_400_000));
+
+  const resources: Resources = { objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider: syntheticProviderFrom(policies) };
+  const runtime = new Runtime({
+    graph,
+    eventLog,
+    logger,
+    launcher: new SubprocessLauncher(),
+    resources,
+    concurrency: o.concurrency ?? 4,
+    pools: { gpu: 1, ...o.pools },
+  });
+  await runtime.loadDynamicPartitions();
+  return {
+    home, resources, policies, location, runtime, eventLog, objectStore, logger,
+    async close() {
+      await eventLog.close();
+      logger.flush?.();
+    },
+  };
+}

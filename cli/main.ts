@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { openInstance, type Instance } from '../adapters/instance.ts';
+import { ConfigError, readConfigs } from '../core/config/loader.ts';
+import { ErrorIds, OrreryError, describeError } from '../core/errors.ts';
+import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/port.ts';
+import { selectAssets } from '../core/graph/selection.ts';
+import type { RunOutcome } from '../core/runtime.ts';
+import { loadPolicies } from '../assets/policies.ts';
+import { exportPartition } from './export.ts';
+import { RunProgress } from './progress.ts';
+
+const program = new Command('orrery').description('Typed asset orchestration for quantitative ML: materialize, backfill and inspect assets.').showHelpAfterError();
+
+function out(doc: unknown): void {
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function withInstance<T>(fn: (i: Instance) => Promise<T>): Promise<T> {
+  const instance = await openInstance();
+  try {
+    return await fn(instance);
+  } finally {
+    await instance.close();
+  }
+}
+
+function partitionSpec(o: { partition?: string[]; from?: string; to?: string }): PartitionSpec {
+  if ((o.from && !o.to) || (!o.from && o.to)) throw new OrreryError(ErrorIds.CLI_USAGE, '--from and --to go together.', {});
+  if (o.from && o.partition?.length) throw new OrreryError(ErrorIds.CLI_USAGE, 'Use either --partition or --from/--to, not both.', {});
+  if (o.from) return { kind: 'range', from: o.from, to: o.to! };
+  if (o.partition?.length) return { kind: 'keys', keys: o.partition.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean) };
+  return { kind: 'all' };
+}
+
+function readRunConfig(file: string | undefined): JsonObject {
+  if (!file) return {};
+  const doc = parseYaml(readFileSync(resolve(file), 'utf8'));
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new OrreryError(ErrorIds.CONFIG_INVALID, `Run config ${file} must be a mapping of asset key to config.`, { file });
+  return doc as JsonObject;
+}
+
+async function runWithProgress(i: Instance, label: string, go: (hooks: { onPlan: (p: { steps: unknown[] }) => void; onProgress: (p: Parameters<RunProgress['update']>[0]) => void }) => Promise<RunOutcome>): Promise<RunOutcome> {
+  const bar = new RunProgress(label);
+  try {
+    return await go({ onPlan: (p) => bar.start(p.steps.length), onProgress: (p) => bar.update(p) });
+  } finally {
+    bar.stop();
+  }
+}
+
+function report(outcome: RunOutcome, json: boolean): void {
+  const doc = { run_id: outcome.runId, status: outcome.status, steps: outcome.plan.steps.length, skipped_up_to_date: outcome.plan.skipped, succeeded: outcome.succeeded, failed: outcome.failed, skipped: outcome.skipped, failures: outcome.failures.slice(0, 20) };
+  if (json) out(doc);
+  say(`run ${outcome.runId}: ${outcome.status} — ${outcome.succeeded} materialized, ${outcome.failed} failed, ${outcome.skipped} skipped, ${outcome.plan.skipped} already up to date`);
+  for (const f of outcome.failures.slice(0, 5)) say(`  ${f.errorId} ${f.assetKey} ${f.partitionKey}: ${f.message}`);
+  if (outcome.status !== 'success') process.exitCode = 1;
+}
+
+program
+  .command('materialize')
+  .description('Materialize the selected assets (skipping partitions that are up to date).')
+  .option('-s, --select <selection>', 'assets: key, +key, key+, *, comma for union')
+  .option('-p, --partition <key...>', 'partition key(s), e.g. 1h|XAUUSD|2024-03')
+  .option('--from <key>', 'first partition of a range')
+  .option('--to <key>', 'last partition of a range')
+  .option('--force', 're-materialize partitions even when up to date')
+  .option('--config <file>', 'run config YAML, keyed by asset')
+  .option('--concurrency <n>', 'steps at once', (v) => Number(v))
+  .option('--resume [runId]', 'resume a run whose process died (the newest interrupted one if no id): runs only what is not materialized')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (o) => withInstance(async (i) => {
+    if (o.resume !== undefined) {
+      const outcome = await runWithProgress(i, 'resume', (h) => i.runtime.resume(o.resume === true ? undefined : o.resume, { ...h, concurrency: o.concurrency }));
+      return report(outcome, !!o.json);
+    }
+    if (!o.select) throw new OrreryError(ErrorIds.CLI_USAGE, 'materialize needs --select (e.g. --select "*").', {});
+    const request: RunRequest = { selection: o.select, partitions: partitionSpec(o), skipUpToDate: !o.force, config: readRunConfig(o.config) };
+    report(await runWithProgress(i, 'materialize', (h) => i.runtime.launch(request, { ...h, concurrency: o.concurrency })), !!o.json);
+  }));
+
+program
+  .command('backfill')
+  .description('Materialize a range or list of partitions of the selected assets.')
+  .requiredOption('-s, --select <selection>', 'assets to backfill')
+  .option('-p, --partition <key...>', 'partition keys')
+  .option('--from <key>', 'first partition of the range')
+  .option('--to <key>', 'last partition of the range')
+  .option('--missing', 'only partitions never materialized')
+  .option('--failed', 'only partitions whose last attempt failed')
+  .option('--concurrency <n>', 'steps at once', (v) => Number(v))
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (o) => withInstance(async (i) => {
+    if (o.missing && o.failed) throw new OrreryError(ErrorIds.CLI_USAGE, 'Use --missing or --failed, not both.', {});
+    const request: RunRequest = { selection: o.select, partitions: partitionSpec(o), skipUpToDate: true, onlyMissing: !!o.missing, onlyFailed: !!o.failed };
+    report(await runWithProgress(i, 'backfill', (h) => i.runtime.launch(request, { ...h, kind: 'backfill', concurrency: o.concurrency })), !!o.json);
+  }));
+
+program
+  .command('status')
+  .description('Partition health per asset: materialized, failed, missing, stale; and recent runs.')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (o) => withInstance(async (i) => {
+    const health = await i.runtime.health();
+    const runs = await i.eventLog.listRuns({ limit: 10 });
+    const orphaned = new Set((await i.runtime.orphanedRuns()).map((r) => r.runId));
+    const runDocs = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: orphaned.has(r.runId) ? 'interrupted' : r.status, selection: r.request.selection, steps: r.stepsTotal, created_at: r.createdAt.toISOString(), resumed_from: r.resumedFrom }));
+    if (o.json) return out({ assets: health.map((h) => ({ asset: h.assetKey, ...h, assetKey: undefined })), runs: runDocs });
+    say('asset                     total  materialized  failed  missing  stale');
+    for (const h of health) say(`${h.assetKey.padEnd(24)} ${String(h.total).padStart(6)} ${String(h.materialized).padStart(13)} ${String(h.failed).padStart(7)} ${String(h.missing).padStart(8)} ${String(h.stale).padStart(6)}`);
+    if (runDocs.length) say('\nrecent runs');
+    for (const r of runDocs) say(`  ${r.run_id}  ${r.status.padEnd(11)} ${r.kind.padEnd(11)} ${r.selection}  (${r.steps} steps)`);
+    if (orphaned.size) say(`\n${orphaned.size} interrupted run(s): resume with \`orrery materialize --resume\``);
+  }));
+
+program
+  .command('graph')
+  .description('The asset graph: assets, partitions and edges with their partition mappings.')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (o) => withInstance(async (i) => {
+    const g = i.runtime.graph;
+    const doc = {
+      assets: g.order.map((k) => { const d = g.get(k); return { key: k, group: d.group, description: d.description, kinds: d.kinds, code_version: d.codeVersion, pool: d.pool, partitions: d.partitions?.describe() ?? null, checks: d.checks.map((c) => c.name), compute: typeof d.compute === 'function' ? 'in-process' : { image: d.compute.image, resources: d.compute.resources ?? {} } }; }),
+      edges: g.order.flatMap((k) => g.upstreamEdges(k).map((e) => ({ from: e.from, to: e.to, input: e.input ?? null, mapping: e.mapping.name }))),
+    };
+    if (o.json) return out(doc);
+    for (const a of doc.assets) {
+      const ups = doc.edges.filter((e) => e.to === a.key);
+      say(`${a.key}  [${a.group}]  ${a.partitions ? `${i.runtime.graph.get(a.key).partitions!.count()} partitions` : 'unpartitioned'}`);
+      for (const e of ups) say(`  ← ${e.from} (${e.mapping})`);
+    }
+  }));
+
+program
+  .command('partitions <asset>')
+  .description("An asset's partitions with their status, a page at a time.")
+  .addOption(new Option('--status <status>', 'only this status').choices(['materialized', 'failed', 'missing', 'stale']))
+  .option('--limit <n>', 'page size', (v) => Number(v), 50)
+  .option('--after <key>', 'start after this key (the previous page\'s last key)')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (asset: string, o) => withInstance(async (i) => {
+    if (!Number.isInteger(o.limit) || o.limit < 1 || o.limit > 10_000) throw new OrreryError(ErrorIds.CLI_USAGE, '--limit must be an integer from 1 to 10000.', {});
+    i.runtime.graph.get(asset);
+    const page = await i.runtime.partitionsPage(asset, { status: o.status, afterKey: o.after, limit: o.limit });
+    const next = page.length === o.limit ? page[page.length - 1].partitionKey : null;
+    if (o.json) return out({ asset, partitions: page.map((p) => ({ key: p.partitionKey, status: p.status, stale: p.stale })), next_after: next });
+    for (const p of page) say(`${p.partitionKey.padEnd(28)} ${p.status}${p.stale.length ? `  stale: ${p.stale.join('; ')}` : ''}`);
+    if (next) say(`… more: --after '${next}'`);
+  }));
+
+program
+  .command('export <asset>')
+  .description('Print one materialized partition as CSV or JSON on stdout.')
+  .requiredOption('-p, --partition <key>', 'partition key')
+  .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json']).default('csv'))
+  .action(async (asset: string, o) => withInstance(async (i) => { await exportPartition(i, asset, o.partition, o.format, process.stdout); }));
+
+program
+  .command('cancel <runId>')
+  .description('Ask a running run to stop.')
+  .action(async (runId: string) => withInstance(async (i) => {
+    if (!(await i.runtime.cancel(runId))) throw new OrreryError(ErrorIds.RUN_NOT_FOUND, `Run ${runId} is not running.`, { runId });
+    say(`cancel requested for ${runId}`);
+  }));
+
+program
+  .command('validate-configs [dir]')
+  .description('Validate the policy YAML files (base + overlays).')
+  .option('--env <env>', 'also validate the overlay of this environment')
+  .action(async (dir: string | undefined, o) => {
+    const path = resolve(dir ?? 'configs');
+    loadPolicies(path, o.env);
+    const { configs } = readConfigs(path, o.env);
+    say(`configs OK: ${Object.keys(configs.files).length} files in ${path}${o.env ? ` with overlay ${o.env}` : ''}`);
+  });
+
+program
+  .command('start')
+  .description('The main job, embedded: materialize the demo universe and print a summary.')
+  .action(async () => withInstance(async (i) => {
+    const tf = i.policies.pipeline.timeframe_default;
+    const selection = selectAssets(i.runtime.graph, '*').join(',');
+    // Every partition of every asset on the default timeframe.
+    const keys = new Set<string>();
+    for (const d of i.runtime.graph.assets.values()) for (const k of d.partitions?.keys() ?? []) if (k.startsWith(`${tf}|`)) keys.add(k);
+    say(`Orrery — ${i.policies.universe.pairs.length} pairs, ${tf}, ${i.location.partitions.months.count()} months, state in ${i.home}`);
+    const outcome = await runWithProgress(i, 'materialize', (h) => i.runtime.launch({ selection, partitions: { kind: 'keys', keys: [...keys] }, skipUpToDate: true }, h));
+    report(outcome, false);
+    for (const h of await i.runtime.health()) say(`  ${h.assetKey}: ${h.materialized}/${h.total} materialized, ${h.failed} failed, ${h.stale} stale`);
+  }));
+
+program.hook('preAction', () => {
+  process.on('SIGINT', () => { say('interrupted'); process.exit(130); });
+});
+
+// `orrery export … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const d = describeError(e, ErrorIds.CLI_USAGE);
+  if (e instanceof ConfigError) say(e.message);
+  else say(`${d.errorId}: ${d.message}`);
+  if (process.argv.includes('--json')) out({ error_id: d.errorId, message: d.message });
+  process.exitCode = e instanceof OrreryError ? 2 : 1;
+}

@@ -1,0 +1,112 @@
+import holidayJp from '@holiday-jp/holiday_jp';
+import { DateTime } from 'luxon';
+import { ErrorIds, OrreryError } from '../errors.ts';
+
+/** Decides which time windows exist: a window exists when the market is open at some moment in it. */
+export interface Calendar {
+  readonly name: string;
+  isOpen(startMs: number, endMs: number): boolean;
+}
+
+const JP_HOLIDAYS: ReadonlySet<string> = new Set(Object.keys((holidayJp as unknown as { holidays: Record<string, unknown> }).holidays));
+
+/**
+ * Tokyo Stock Exchange business days (seed 004 §4.3): weekdays that are not Japanese national
+ * holidays, not the year-end closure 12/31–1/3, and not a configured special close.
+ */
+export class TseCalendar implements Calendar {
+  readonly name = 'TSE';
+  static readonly TIMEZONE = 'Asia/Tokyo';
+  private readonly specialCloses: ReadonlySet<string>;
+
+  constructor(options: { specialCloses?: readonly string[] } = {}) {
+    this.specialCloses = new Set(options.specialCloses ?? []);
+  }
+
+  /** `date` is a local Tokyo date `YYYY-MM-DD`. */
+  isBusinessDay(date: string): boolean {
+    const d = DateTime.fromISO(date, { zone: TseCalendar.TIMEZONE });
+    if (!d.isValid) throw new OrreryError(ErrorIds.PARTITION_INVALID, `"${date}" is not a date (YYYY-MM-DD).`, { date });
+    if (d.weekday > 5) return false;
+    const md = d.toFormat('MM-dd');
+    if (md === '12-31' || md === '01-01' || md === '01-02' || md === '01-03') return false;
+    return !JP_HOLIDAYS.has(date) && !this.specialCloses.has(date);
+  }
+
+  isOpen(startMs: number, endMs: number): boolean {
+    for (let d = DateTime.fromMillis(startMs, { zone: TseCalendar.TIMEZONE }).startOf('day'); d.toMillis() < endMs; d = d.plus({ days: 1 })) {
+      if (this.isBusinessDay(d.toFormat('yyyy-MM-dd'))) return true;
+    }
+    return false;
+  }
+}
+
+export interface Session { start: string; end: string }
+
+/** Holidays on which FX/CFD brokers close, by `holidays_calendar` name of `universe.yaml`. */
+function marketHolidays(calendar: string | undefined, year: number): string[] {
+  switch (calendar) {
+    case undefined:
+    case 'NONE':
+      return [];
+    case 'US':
+      // The days OTC metals/FX liquidity stops: New Year's Day and Christmas Day.
+      return [`${year}-01-01`, `${year}-12-25`];
+    default:
+      throw new OrreryError(ErrorIds.CONFIG_INVALID, `Unknown holidays_calendar "${calendar}"; use US or NONE.`, { calendar });
+  }
+}
+
+function minutesOf(hhmm: string): number {
+  const m = /^(\d{2}):(\d{2})$/.exec(hhmm);
+  if (!m || Number(m[1]) > 24 || Number(m[2]) > 59) throw new OrreryError(ErrorIds.CONFIG_INVALID, `Session time "${hhmm}" must be HH:MM.`, { value: hhmm });
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+/**
+ * A 24/5 FX/CFD session calendar, driven by `universe.yaml` `trading_hours`: open during the
+ * listed daily sessions, Monday to Friday in the calendar's zone, except market holidays.
+ */
+export class SessionCalendar implements Calendar {
+  readonly name: string;
+  private readonly sessions: Array<{ start: number; end: number }>;
+  private readonly holidayCache = new Map<number, ReadonlySet<string>>();
+
+  constructor(private readonly options: { sessions: readonly Session[]; timezone?: string; holidaysCalendar?: string; extraHolidays?: readonly string[] }) {
+    if (options.sessions.length === 0) throw new OrreryError(ErrorIds.CONFIG_INVALID, 'trading_hours.sessions needs at least one session.', {});
+    this.sessions = options.sessions.map((s) => {
+      const start = minutesOf(s.start);
+      let end = minutesOf(s.end);
+      if (end <= start) end += 24 * 60; // a session that crosses midnight
+      return { start, end };
+    });
+    this.name = `sessions(${options.sessions.map((s) => `${s.start}-${s.end}`).join(',')} ${options.timezone ?? 'UTC'} ${options.holidaysCalendar ?? 'NONE'})`;
+  }
+
+  private holidays(year: number): ReadonlySet<string> {
+    let h = this.holidayCache.get(year);
+    if (!h) {
+      h = new Set([...marketHolidays(this.options.holidaysCalendar, year), ...(this.options.extraHolidays ?? [])]);
+      this.holidayCache.set(year, h);
+    }
+    return h;
+  }
+
+  isTradingDay(day: DateTime): boolean {
+    return day.weekday <= 5 && !this.holidays(day.year).has(day.toFormat('yyyy-MM-dd'));
+  }
+
+  isOpen(startMs: number, endMs: number): boolean {
+    const zone = this.options.timezone ?? 'UTC';
+    // A session that started the day before may still be running at startMs.
+    for (let day = DateTime.fromMillis(startMs, { zone }).startOf('day').minus({ days: 1 }); day.toMillis() < endMs; day = day.plus({ days: 1 })) {
+      if (!this.isTradingDay(day)) continue;
+      for (const s of this.sessions) {
+        const open = day.plus({ minutes: s.start }).toMillis();
+        const close = day.plus({ minutes: s.end }).toMillis();
+        if (open < endMs && close > startMs) return true;
+      }
+    }
+    return false;
+  }
+}
