@@ -196,7 +196,8 @@ export class Executor {
         maxTimeout: policy.maxDelayMs ?? 60_000,
         factor: policy.factor ?? 2,
         randomize: true,
-        signal,
+        // No signal here: p-retry would reject on abort even after a durable success.
+        // Attempts check the signal themselves before starting and before writing.
       });
       return { ok: true };
     } catch (e) {
