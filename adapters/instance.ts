@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { codeLocation, type CodeLocation } from '../assets/index.ts';
 import { loadPolicies, type Policies } from '../assets/policies.ts';
@@ -27,6 +28,11 @@ export interface InstanceOptions {
   logger?: Logger;
   /** Replace the code location's assets (tests, other code locations). */
   assets?: (loc: CodeLocation) => AssetDefinition<any, any, any>[];
+  /**
+   * A module whose default export is `(location) => AssetDefinition[]` (`ORRERY_CODE_LOCATION`):
+   * a team's own assets, with the library's partitions and assets at hand.
+   */
+  codeLocationModule?: string;
   concurrency?: number;
   pools?: Record<string, number>;
 }
@@ -53,7 +59,10 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   const logger = o.logger ?? pino({ level: process.env.ORRERY_LOG_LEVEL ?? 'info', base: { service: 'orrery' } }, pino.destination({ dest: join(home, 'orrery.log'), mkdir: true, sync: false }));
   const policies = loadPolicies(resolve(o.configsDir ?? process.env.ORRERY_CONFIGS ?? 'configs'), o.env ?? process.env.ORRERY_ENV);
   const location = codeLocation(policies);
-  const graph = new AssetGraph(o.assets ? o.assets(location) : location.assets);
+  const modulePath = o.codeLocationModule ?? process.env.ORRERY_CODE_LOCATION;
+  const fromModule = modulePath ? ((await import(pathToFileURL(resolve(modulePath)).href)).default as InstanceOptions['assets']) : undefined;
+  const pick = o.assets ?? fromModule;
+  const graph = new AssetGraph(pick ? pick(location) : location.assets);
 
   const databaseUrl = o.databaseUrl ?? process.env.DATABASE_URL;
   const eventLog = databaseUrl

@@ -1,0 +1,90 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliSandbox, orrery, REPO } from './support/cli.ts';
+
+/** One month, one timeframe: 4 partitions keep the CLI tests quick. */
+const SMALL = { 'pipeline_policy.yaml': 'timeframe_allowed:\n  value: ["1h"]\nhistory_lookback_months:\n  value: 2\n' };
+
+function nothingWritten(home: string): void {
+  const objects = join(home, 'objects', 'assets');
+  expect(existsSync(objects) ? readdirSync(objects) : []).toEqual([]);
+  const status = orrery(['status', '--json'], { ...process.env, ORRERY_HOME: home, ORRERY_CONFIGS: join(home, '..', 'configs'), ORRERY_ENV: 'test' });
+  expect(JSON.parse(status.stdout).runs).toEqual([]);
+}
+
+describe('orrery CLI', () => {
+  it('materialize → status → partitions → export, with --json on stdout', () => {
+    const { env } = cliSandbox(SMALL);
+    const m = orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2023-02', '--json'], env);
+    expect(m.code, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout)).toMatchObject({ status: 'success', succeeded: 1 });
+
+    const st = JSON.parse(orrery(['status', '--json'], env).stdout);
+    expect(st.assets[0]).toMatchObject({ asset: 'canonical_bars', total: 8, materialized: 1, missing: 7 });
+
+    const p1 = JSON.parse(orrery(['partitions', 'canonical_bars', '--limit', '3', '--json'], env).stdout);
+    expect(p1.partitions).toHaveLength(3);
+    const p2 = JSON.parse(orrery(['partitions', 'canonical_bars', '--limit', '10', '--after', p1.next_after, '--json'], env).stdout);
+    expect(p2.partitions).toHaveLength(5);
+    expect(new Set([...p1.partitions, ...p2.partitions].map((x: { key: string }) => x.key)).size).toBe(8);
+    const onlyDone = JSON.parse(orrery(['partitions', 'canonical_bars', '--status', 'materialized', '--json'], env).stdout);
+    expect(onlyDone.partitions.map((x: { key: string }) => x.key)).toEqual(['1h|XAUUSD|2023-02']);
+
+    const csv = orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2023-02', '--format', 'csv'], env);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('ts_utc,symbol,timeframe,open,high,low,close,volume,quality_flag,source_id,ingest_run_id');
+    // February 2023: 20 weekdays × 24 hours, less nothing (no US market holiday in it).
+    expect(lines).toHaveLength(1 + 20 * 24);
+    expect(lines[1].startsWith('2023-02-01T00:00:00.000Z,XAUUSD,1h,')).toBe(true);
+    const json = JSON.parse(orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2023-02', '--format', 'json'], env).stdout);
+    expect(json).toHaveLength(480);
+
+    const graph = JSON.parse(orrery(['graph', '--json'], env).stdout);
+    expect(graph.assets[0]).toMatchObject({ key: 'canonical_bars', partitions: { kind: 'multi' } });
+  });
+
+  it('backfill --missing runs only what was never materialized, over a range', () => {
+    const { env } = cliSandbox(SMALL);
+    orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAGUSD|2023-01'], env);
+    const b = orrery(['backfill', '--select', 'canonical_bars', '--from', '2023-01', '--to', '2023-02', '--missing', '--json'], env);
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout)).toMatchObject({ status: 'success', succeeded: 7, skipped_up_to_date: 1 });
+  });
+
+  describe('bad input exits non-zero with an error id and writes nothing', () => {
+    const cases: Array<[string, string[], string]> = [
+      ['unknown selection', ['materialize', '--select', 'canonical_barz'], 'CORE_SELECT_UNKNOWN'],
+      ['partition outside its definition', ['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2031-01'], 'CORE_PART_UNKNOWN'],
+      ['timeframe outside its definition', ['materialize', '--select', 'canonical_bars', '--partition', '4h|XAUUSD|2023-01'], 'CORE_PART_UNKNOWN'],
+      ['unknown run config key', ['materialize', '--select', 'canonical_bars', '--config', 'RUNCFG'], 'CORE_CONFIG_UNKNOWN'],
+    ];
+    it.each(cases)('%s', (_name, args, errorId) => {
+      const { home, env, configs } = cliSandbox(SMALL);
+      const runCfg = join(configs, 'run.yaml');
+      writeFileSync(runCfg, 'canonical_bars:\n  source: synthetic\n  window: 3\n');
+      const r = orrery([...args, '--json'].map((a) => (a === 'RUNCFG' ? runCfg : a)), env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(errorId);
+      expect(JSON.parse(r.stdout).error_id).toBe(errorId);
+      nothingWritten(home);
+    });
+
+    it('a cycle in the code location', () => {
+      const { home, env } = cliSandbox(SMALL);
+      const r = orrery(['status'], { ...env, ORRERY_CODE_LOCATION: join(REPO, 'test', 'fixtures', 'cycle-location.ts') });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/CORE_GRAPH_CYCLE: .*a → c → b → a|CORE_GRAPH_CYCLE: .*→.*→.*→/);
+      expect(existsSync(join(home, 'objects', 'assets'))).toBe(false);
+    });
+
+    it('an unknown key in a policy file', () => {
+      const { home, env } = cliSandbox({ ...SMALL, 'data_retention.yaml': 'logs_dayz:\n  value: 3\n' });
+      const r = orrery(['materialize', '--select', 'canonical_bars'], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('CORE_CONFIG_UNKNOWN');
+      expect(r.stderr).toContain('logs_dayz');
+      expect(existsSync(join(home, 'objects', 'assets'))).toBe(false);
+    });
+  });
+});
