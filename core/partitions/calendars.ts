@@ -63,6 +63,12 @@ function minutesOf(hhmm: string): number {
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
+/** `minutes` after the local midnight of `day` on the wall clock (not elapsed time, which differs on DST days). */
+function atLocal(day: DateTime, minutes: number): DateTime {
+  const m = minutes % (24 * 60);
+  return day.plus({ days: Math.floor(minutes / (24 * 60)) }).set({ hour: Math.floor(m / 60), minute: m % 60 });
+}
+
 /**
  * A 24/5 FX/CFD session calendar, driven by `universe.yaml` `trading_hours`: open during the
  * listed daily sessions, Monday to Friday in the calendar's zone, except market holidays.
@@ -102,8 +108,8 @@ export class SessionCalendar implements Calendar {
     for (let day = DateTime.fromMillis(startMs, { zone }).startOf('day').minus({ days: 1 }); day.toMillis() < endMs; day = day.plus({ days: 1 })) {
       if (!this.isTradingDay(day)) continue;
       for (const s of this.sessions) {
-        const open = day.plus({ minutes: s.start }).toMillis();
-        const close = day.plus({ minutes: s.end }).toMillis();
+        const open = atLocal(day, s.start).toMillis();
+        const close = atLocal(day, s.end).toMillis();
         if (open < endMs && close > startMs) return true;
       }
     }

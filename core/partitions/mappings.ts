@@ -33,8 +33,9 @@ function sameShape(a: PartitionsDefinition, b: PartitionsDefinition): boolean {
 export function identity(): PartitionMapping {
   return {
     name: 'identity',
-    upstreamKeys: (key, _down, up) => (!up ? [NO_PARTITION] : up.has(key) ? [key] : []),
-    downstreamKeys: (key, _up, down) => (!down ? [NO_PARTITION] : down.has(key) ? [key] : []),
+    // With one side unpartitioned, its single key pairs with every key of the other side (both directions agree).
+    upstreamKeys: (key, down, up) => (!up ? [NO_PARTITION] : !down ? keysOf(up) : up.has(key) ? [key] : []),
+    downstreamKeys: (key, up, down) => (!down ? [NO_PARTITION] : !up ? keysOf(down) : down.has(key) ? [key] : []),
     incompatibility: (down, up) =>
       down && up && !sameShape(down, up) ? `identity mapping needs the same partitions on both sides (downstream ${down.kind}, upstream ${up.kind})` : undefined,
   };

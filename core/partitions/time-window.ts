@@ -76,8 +76,28 @@ export class TimeWindowPartitions implements PartitionsDefinition {
     switch (this.cadence) {
       case 'monthly': return dt.plus({ months: n });
       case 'daily': return dt.plus({ days: n });
-      default: return dt.plus({ minutes: INTRADAY_MINUTES[this.cadence]! * n });
+      default: {
+        let t = dt;
+        for (let i = 0; i < n; i++) t = this.nextIntraday(t);
+        return t;
+      }
     }
+  }
+
+  /**
+   * The next window start after an aligned `dt`: `m` minutes on, except across a DST switch, where
+   * the boundary stays on the local grid (a 4h window is 3 h or 5 h long on that day).
+   */
+  private nextIntraday(dt: DateTime): DateTime {
+    const m = INTRADAY_MINUTES[this.cadence]!;
+    const real = dt.plus({ minutes: m });
+    if (real.offset === dt.offset) return real;
+    const aligned = this.align(real);
+    if (aligned.toMillis() > dt.toMillis()) return aligned;
+    // Clocks went back by less than the cadence: the next local slot after dt.
+    const slot = dt.hour * 60 + dt.minute + m;
+    const next = slot >= 24 * 60 ? dt.plus({ days: 1 }).startOf('day') : dt.set({ hour: Math.floor(slot / 60), minute: slot % 60 });
+    return next.toMillis() > dt.toMillis() ? next : real;
   }
 
   private align(dt: DateTime): DateTime {
@@ -86,8 +106,9 @@ export class TimeWindowPartitions implements PartitionsDefinition {
       case 'daily': return dt.startOf('day');
       default: {
         const m = INTRADAY_MINUTES[this.cadence]!;
-        const minutes = dt.hour * 60 + dt.minute;
-        return dt.startOf('day').plus({ minutes: Math.floor(minutes / m) * m });
+        // On the local grid: adding minutes to the local midnight is off by an hour on DST days.
+        const minutes = Math.floor((dt.hour * 60 + dt.minute) / m) * m;
+        return dt.set({ hour: Math.floor(minutes / 60), minute: minutes % 60, second: 0, millisecond: 0 });
       }
     }
   }
@@ -104,7 +125,9 @@ export class TimeWindowPartitions implements PartitionsDefinition {
     }
     const windows: TimeWindow[] = [];
     const cal = this.options.calendar;
-    for (let dt = first; ; dt = this.step(dt)) {
+    // After the loop, dt is the start of the first window past the end (on the window grid).
+    let dt: DateTime = first;
+    for (; ; dt = this.step(dt)) {
       const next = this.step(dt);
       if (next.toMillis() > endMs) break;
       const w = { key: this.formatKey(dt), start: dt.toMillis(), end: next.toMillis() };
@@ -112,7 +135,6 @@ export class TimeWindowPartitions implements PartitionsDefinition {
     }
     const offset = this.options.endOffset ?? 0;
     if (offset < 0) windows.splice(Math.max(0, windows.length + offset));
-    let dt: DateTime = DateTime.fromMillis(endMs, { zone: this.timezone });
     for (let added = 0; added < offset; dt = this.step(dt)) {
       const next = this.step(dt);
       const w = { key: this.formatKey(dt), start: dt.toMillis(), end: next.toMillis() };

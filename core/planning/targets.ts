@@ -8,9 +8,11 @@ function timeDimension(def: MultiPartitions): string | undefined {
   return def.dimensions.find(([, d]) => d instanceof TimeWindowPartitions)?.[0];
 }
 
-function between(keys: Iterable<string>, from: string, to: string): string[] {
+/** Keys of `def` from `from` to `to`, inclusive: time windows by position (their keys sort out of time order when clocks fall back). */
+function between(def: PartitionsDefinition, from: string, to: string): string[] {
+  if (def instanceof TimeWindowPartitions) return def.windows().slice(def.indexOf(from), def.indexOf(to) + 1).map((w) => w.key);
   const out: string[] = [];
-  for (const k of keys) if (k >= from && k <= to) out.push(k);
+  for (const k of def.keys()) if (k >= from && k <= to) out.push(k);
   return out;
 }
 
@@ -26,17 +28,19 @@ export function keysInRange(def: PartitionsDefinition | undefined, from: string,
       if (fixed.some((n) => a[n] !== b[n])) {
         throw new OrreryError(ErrorIds.PARTITION_INVALID, `A range runs along the time dimension only: "${from}" and "${to}" differ in ${fixed.filter((n) => a[n] !== b[n]).join(', ')}.`, { from, to });
       }
-      if (!timeDim) return between(def.keys(), from, to);
-      const times = between(def.dimension(timeDim).keys(), a[timeDim], b[timeDim]);
+      if (!timeDim) return between(def, from, to);
+      const times = between(def.dimension(timeDim), a[timeDim], b[timeDim]);
       return times.map((t) => def.join({ ...a, [timeDim]: t }));
     }
     if (!timeDim || !def.dimension(timeDim).has(from) || !def.dimension(timeDim).has(to)) return [];
+    const time = def.dimension(timeDim) as TimeWindowPartitions;
+    const lo = time.indexOf(from), hi = time.indexOf(to);
     const out: string[] = [];
-    for (const k of def.keys()) { const t = def.split(k)[timeDim]; if (t >= from && t <= to) out.push(k); }
+    for (const k of def.keys()) { const i = time.indexOf(def.split(k)[timeDim]); if (i >= lo && i <= hi) out.push(k); }
     return out;
   }
   if (!def.has(from) || !def.has(to)) return [];
-  return between(def.keys(), from, to);
+  return between(def, from, to);
 }
 
 /**
