@@ -178,6 +178,7 @@ export class Executor {
         attempt++;
         if (signal.aborted) throw new AbortError(new OrreryError(ErrorIds.RUN_CANCELED, 'The run was canceled.'));
         await eventLog.stepStarted(runId, assetKey, partitionKey, attempt);
+        await eventLog.appendEvents([{ runId, type: 'STEP_START', assetKey, partitionKey, payload: { attempt, reason: step.reason } }]);
         try {
           await this.attemptStep(runId, step, def, runConfig, signal, log, attempt);
         } catch (e) {
@@ -296,8 +297,7 @@ export class Executor {
       stepChecks.push({ runId, assetKey, partitionKey, checkName: check.name, passed: outcome.passed, severity: check.severity ?? 'ERROR', metadata: outcome.metadata ?? {} });
     }
     if (stepChecks.length) {
-      await eventLog.recordCheckResults(stepChecks);
-      await eventLog.appendEvents(stepChecks.map((c) => ({ runId, type: 'CHECK_EVALUATION' as const, assetKey, partitionKey, payload: { check: c.checkName, passed: c.passed, severity: c.severity, metadata: c.metadata } })));
+      await eventLog.recordCheckResults(stepChecks); // also appends a CHECK_EVALUATION event per result
     }
     const blockingFailures = stepChecks.filter((c) => !c.passed && (def.checks.find((k) => k.name === c.checkName) ? isBlocking(def.checks.find((k) => k.name === c.checkName)!) : c.severity === 'ERROR'));
     if (blockingFailures.length) {

@@ -1,0 +1,700 @@
+/**
+ * The event log on Postgres through kysely: `pg` (a server, cluster mode) or PGlite (embedded),
+ * with the same queries on both.
+ *
+ * Reads alias columns to the port's camelCase names in SQL and cast int8 columns (`pg` returns
+ * them as strings, PGlite as numbers), so rows come back already shaped as port records and no
+ * per-row conversion runs in JS.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import type { ExpressionBuilder, Transaction } from 'kysely';
+import { ErrorIds, OrreryError } from '../../core/errors.ts';
+import { TERMINAL_RUN_STATUSES } from '../../core/event-log/port.ts';
+import type {
+  CheckResult,
+  CheckResultRecord,
+  EventLog,
+  EventRecord,
+  JsonObject,
+  Materialization,
+  NewEvent,
+  NewRun,
+  PartitionPage,
+  PartitionState,
+  PartitionStatus,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+} from '../../core/event-log/port.ts';
+import { migrateEventLog } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+/**
+ * Items per multi-row INSERT. The widest row (orrery_partitions) binds 12 parameters and each
+ * materialization adds 2 event rows of 5, so 500 items (6,000 parameters at most per statement)
+ * stay far below Postgres' limit of 65,535.
+ */
+export const ITEMS_PER_STATEMENT = 500;
+/** Rows per statement for narrow inserts (events, dynamic partition keys). */
+const ROWS_PER_STATEMENT = 2000;
+
+type Db = Kysely<Database>;
+type Eb<T extends keyof Database> = ExpressionBuilder<Database, T>;
+
+const RUN_COLUMNS = [
+  'run_id as runId',
+  'status',
+  'kind',
+  'request',
+  'tags',
+  'created_at as createdAt',
+  'started_at as startedAt',
+  'ended_at as endedAt',
+  'host',
+  'pid',
+  'heartbeat_at as heartbeatAt',
+  'resumed_from as resumedFrom',
+  'steps_total as stepsTotal',
+  'error',
+] as const;
+
+const STEP_COLUMNS = [
+  'run_id as runId',
+  'asset_key as assetKey',
+  'partition_key as partitionKey',
+  'status',
+  'attempt',
+  'started_at as startedAt',
+  'ended_at as endedAt',
+  'error',
+] as const;
+
+const CHECK_COLUMNS = [
+  'run_id as runId',
+  'asset_key as assetKey',
+  'partition_key as partitionKey',
+  'check_name as checkName',
+  'passed',
+  'severity',
+  'metadata',
+  'evaluated_at as evaluatedAt',
+] as const;
+
+const eventColumns = (eb: Eb<'orrery_events'>) =>
+  [
+    // float8 is exact up to 2^53 and parsed to a number by both drivers.
+    eb.cast<number>('id', 'float8').as('id'),
+    'run_id as runId',
+    'type',
+    'asset_key as assetKey',
+    'partition_key as partitionKey',
+    'ts',
+    'payload',
+  ] as const;
+
+const partitionColumns = (eb: Eb<'orrery_partitions'>) =>
+  [
+    'asset_key as assetKey',
+    'partition_key as partitionKey',
+    'status',
+    'data_version as dataVersion',
+    'code_version as codeVersion',
+    'input_versions as inputVersions',
+    'code_hash as codeHash',
+    eb.cast<number | null>('seed', 'float8').as('seed'),
+    'uri',
+    'run_id as runId',
+    'materialized_run_id as materializedRunId',
+    'materialized_at as materializedAt',
+    'updated_at as updatedAt',
+    'metadata',
+  ] as const;
+
+/** The transaction's start time; one immutable node, shared by every query. */
+const NOW = sql<Date>`now()`;
+
+/**
+ * JSON text for a jsonb parameter. Postgres cannot store U+0000 in text or jsonb, and error
+ * payloads (captured stderr) may contain it: replace it rather than fail the write.
+ */
+export function toJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'null';
+  return text.includes('\\u0000') ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\0', '\uFFFD') : v)) : text;
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<readonly T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** Keeps the last item per key, so one ON CONFLICT DO UPDATE never touches a row twice. */
+function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
+  const byKey = new Map<string, T>();
+  for (const item of items) byKey.set(key(item), item);
+  return byKey.size === items.length ? (items as T[]) : [...byKey.values()];
+}
+
+// U+0000 cannot occur in Postgres text, so it separates key parts unambiguously.
+const stateKey = (x: { assetKey: string; partitionKey: string }) => `${x.assetKey}\0${x.partitionKey}`;
+const stepKey = (x: { runId: string; assetKey: string; partitionKey: string }) => `${x.runId}\0${stateKey(x)}`;
+
+export class PostgresEventLog implements EventLog {
+  /** Queries go through `db`, which qualifies every table with the schema. */
+  private readonly db: Db;
+
+  /**
+   * @param root a Kysely instance on `pg` or PGlite; `close()` destroys it.
+   * @param schema Postgres schema of the tables; undefined = the connection's search_path.
+   */
+  constructor(
+    private readonly root: Db,
+    readonly schema?: string,
+  ) {
+    this.db = schema ? root.withSchema(schema) : root;
+  }
+
+  migrate(): Promise<void> {
+    return migrateEventLog(this.root, this.schema);
+  }
+
+  close(): Promise<void> {
+    return this.root.destroy();
+  }
+
+  // --- runs -------------------------------------------------------------------------------
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    return this.db
+      .insertInto('orrery_runs')
+      .values({
+        run_id: run.runId,
+        status: 'queued',
+        kind: run.kind,
+        request: toJson(run.request),
+        tags: toJson(run.tags ?? {}),
+        resumed_from: run.resumedFrom ?? null,
+      })
+      .returning(RUN_COLUMNS)
+      .executeTakeFirstOrThrow();
+  }
+
+  async startRun(runId: string, proc: { host: string; pid: number; stepsTotal: number }): Promise<void> {
+    const row = await this.db
+      .updateTable('orrery_runs')
+      .set((eb) => ({
+        // A cancel requested before the start stays visible to the executor's first heartbeat.
+        status: eb.case().when('status', '=', 'queued').then(sql.lit<RunStatus>('started')).else(eb.ref('status')).end(),
+        started_at: NOW,
+        heartbeat_at: NOW,
+        host: proc.host,
+        pid: proc.pid,
+        steps_total: proc.stepsTotal,
+      }))
+      .where('run_id', '=', runId)
+      .where('status', 'not in', TERMINAL_RUN_STATUSES)
+      .returning('run_id')
+      .executeTakeFirst();
+    if (row) return;
+    const run = await this.getRun(runId);
+    if (!run) throw runNotFound(runId);
+    throw new OrreryError(
+      ErrorIds.RUN_NOT_RESUMABLE,
+      `Run ${runId} already ended (${run.status}) and cannot be started again; start a new run, or resume it with --resume.`,
+      { runId, status: run.status },
+    );
+  }
+
+  async heartbeat(runId: string): Promise<RunStatus> {
+    const row = await this.db
+      .updateTable('orrery_runs')
+      .set({ heartbeat_at: NOW })
+      .where('run_id', '=', runId)
+      .returning('status')
+      .executeTakeFirst();
+    if (!row) throw runNotFound(runId);
+    return row.status;
+  }
+
+  async endRun(runId: string, status: 'success' | 'failed' | 'canceled', error: JsonObject | null = null): Promise<boolean> {
+    const row = await this.db
+      .updateTable('orrery_runs')
+      .set({ status, ended_at: NOW, error: error === null ? null : toJson(error) })
+      .where('run_id', '=', runId)
+      .where('status', 'not in', TERMINAL_RUN_STATUSES)
+      .returning('run_id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async requestCancel(runId: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('orrery_runs')
+      .set({ status: 'canceling' })
+      .where('run_id', '=', runId)
+      .where('status', 'in', ['queued', 'started'])
+      .returning('run_id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.db.selectFrom('orrery_runs').select(RUN_COLUMNS).where('run_id', '=', runId).executeTakeFirst();
+  }
+
+  /** Newest first. An empty or absent `statuses` does not filter; no `limit` returns every match. */
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    let q = this.db
+      .selectFrom('orrery_runs as r')
+      .select(RUN_COLUMNS)
+      .orderBy('r.created_at', 'desc')
+      .orderBy('r.run_id', 'desc');
+    if (filter.statuses?.length) q = q.where('r.status', 'in', filter.statuses);
+    const before = filter.beforeRunId;
+    if (before !== undefined) {
+      // Row comparison against the cursor run; an unknown cursor matches nothing.
+      q = q.where(({ eb, refTuple, selectFrom }) =>
+        eb(
+          refTuple('r.created_at', 'r.run_id'),
+          '<',
+          selectFrom('orrery_runs as c')
+            .select(['c.created_at', 'c.run_id'])
+            .where('c.run_id', '=', before)
+            .$asTuple('created_at', 'run_id'),
+        ),
+      );
+    }
+    if (filter.limit !== undefined) q = q.limit(filter.limit);
+    return q.execute();
+  }
+
+  // --- events -----------------------------------------------------------------------------
+
+  async appendEvents(events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((e) => ({
+      run_id: e.runId,
+      type: e.type,
+      asset_key: e.assetKey ?? null,
+      partition_key: e.partitionKey ?? null,
+      payload: toJson(e.payload ?? {}),
+    }));
+    await this.inTransactionIf(rows.length > ROWS_PER_STATEMENT, async (db) => {
+      for (const chunk of chunks(rows, ROWS_PER_STATEMENT)) await db.insertInto('orrery_events').values(chunk).execute();
+    });
+  }
+
+  async listEvents(runId: string, options: { afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
+    let q = this.db.selectFrom('orrery_events').select(eventColumns).where('run_id', '=', runId).orderBy('id');
+    if (options.afterId !== undefined) q = q.where('id', '>', options.afterId);
+    if (options.limit !== undefined) q = q.limit(options.limit);
+    return q.execute();
+  }
+
+  // --- steps ------------------------------------------------------------------------------
+
+  /** Upserts the step row as `started` (a retry resets it). Writes no event: the caller appends STEP_START. */
+  async stepStarted(runId: string, assetKey: string, partitionKey: string, attempt: number): Promise<void> {
+    await this.db
+      .insertInto('orrery_steps')
+      .values({
+        run_id: runId,
+        asset_key: assetKey,
+        partition_key: partitionKey,
+        status: 'started',
+        attempt,
+        started_at: NOW,
+        ended_at: null,
+        error: null,
+      })
+      .onConflict((oc) =>
+        oc.columns(['run_id', 'asset_key', 'partition_key']).doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          attempt: eb.ref('excluded.attempt'),
+          started_at: eb.ref('excluded.started_at'),
+          ended_at: null,
+          error: null,
+        })),
+      )
+      .execute();
+  }
+
+  async recordMaterializations(items: Materialization[]): Promise<void> {
+    if (items.length === 0) return;
+    // Three statements per chunk (events, state rows, step rows) whatever the chunk's size.
+    await this.db.transaction().execute(async (trx) => {
+      for (const chunk of chunks(items, ITEMS_PER_STATEMENT)) {
+        const events = [];
+        const states = [];
+        for (const m of chunk) {
+          const inputVersions = toJson(m.inputVersions);
+          const metadata = toJson(m.metadata);
+          // The event payload embeds the already-serialized parts instead of serializing them twice.
+          const payload =
+            `{"dataVersion":${toJson(m.dataVersion)},"codeVersion":${toJson(m.codeVersion)},` +
+            `"inputVersions":${inputVersions},"codeHash":${toJson(m.codeHash)},"seed":${toJson(m.seed)},` +
+            `"uri":${toJson(m.uri)},"metadata":${metadata}}`;
+          events.push(
+            { run_id: m.runId, asset_key: m.assetKey, partition_key: m.partitionKey, type: 'MATERIALIZATION' as const, payload },
+            { run_id: m.runId, asset_key: m.assetKey, partition_key: m.partitionKey, type: 'STEP_SUCCESS' as const, payload: '{}' },
+          );
+          states.push({
+            run_id: m.runId,
+            asset_key: m.assetKey,
+            partition_key: m.partitionKey,
+            status: 'materialized' as const,
+            data_version: m.dataVersion,
+            code_version: m.codeVersion,
+            input_versions: inputVersions,
+            code_hash: m.codeHash,
+            seed: m.seed,
+            uri: m.uri,
+            materialized_run_id: m.runId,
+            materialized_at: NOW,
+            updated_at: NOW,
+            metadata,
+          });
+        }
+        await trx.insertInto('orrery_events').values(events).execute();
+
+        const lastStates = lastPerKey(states, (s) => `${s.asset_key}\0${s.partition_key}`);
+        await trx
+          .insertInto('orrery_partitions')
+          .values(lastStates)
+          .onConflict((oc) =>
+            oc.columns(['asset_key', 'partition_key']).doUpdateSet((eb) => ({
+              status: eb.ref('excluded.status'),
+              data_version: eb.ref('excluded.data_version'),
+              code_version: eb.ref('excluded.code_version'),
+              input_versions: eb.ref('excluded.input_versions'),
+              code_hash: eb.ref('excluded.code_hash'),
+              seed: eb.ref('excluded.seed'),
+              uri: eb.ref('excluded.uri'),
+              run_id: eb.ref('excluded.run_id'),
+              materialized_run_id: eb.ref('excluded.materialized_run_id'),
+              materialized_at: eb.ref('excluded.materialized_at'),
+              updated_at: eb.ref('excluded.updated_at'),
+              metadata: eb.ref('excluded.metadata'),
+            })),
+          )
+          .execute();
+
+        const steps = lastPerKey(chunk, stepKey).map((m) => ({
+          run_id: m.runId,
+          asset_key: m.assetKey,
+          partition_key: m.partitionKey,
+          status: 'success' as const,
+          attempt: 1, // only used when no stepStarted row exists; an existing row keeps its attempt
+          ended_at: NOW,
+        }));
+        await trx
+          .insertInto('orrery_steps')
+          .values(steps)
+          .onConflict((oc) =>
+            oc.columns(['run_id', 'asset_key', 'partition_key']).doUpdateSet((eb) => ({
+              status: eb.ref('excluded.status'),
+              ended_at: eb.ref('excluded.ended_at'),
+              error: null,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async recordStepFailure(runId: string, assetKey: string, partitionKey: string, attempt: number, error: JsonObject): Promise<void> {
+    const where = { run_id: runId, asset_key: assetKey, partition_key: partitionKey };
+    const errorJson = toJson(error);
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('orrery_events')
+        .values({ ...where, type: 'STEP_FAILURE', payload: `{"attempt":${toJson(attempt)},"error":${errorJson}}` })
+        .execute();
+      await trx
+        .insertInto('orrery_steps')
+        .values({ ...where, status: 'failed', attempt, ended_at: NOW, error: errorJson })
+        .onConflict((oc) =>
+          oc.columns(['run_id', 'asset_key', 'partition_key']).doUpdateSet((eb) => ({
+            status: eb.ref('excluded.status'),
+            attempt: eb.ref('excluded.attempt'),
+            ended_at: eb.ref('excluded.ended_at'),
+            error: eb.ref('excluded.error'),
+          })),
+        )
+        .execute();
+      // Only status, run and time change on an existing row: the last good data stays.
+      await trx
+        .insertInto('orrery_partitions')
+        .values({ ...where, status: 'failed' })
+        .onConflict((oc) =>
+          oc.columns(['asset_key', 'partition_key']).doUpdateSet((eb) => ({
+            status: eb.ref('excluded.status'),
+            run_id: eb.ref('excluded.run_id'),
+            updated_at: NOW,
+          })),
+        )
+        .execute();
+    });
+  }
+
+  /** Marks a step skipped or canceled, creating its row if it never started (attempt 0). Writes no event. */
+  async stepEnded(runId: string, assetKey: string, partitionKey: string, status: 'skipped' | 'canceled'): Promise<void> {
+    await this.db
+      .insertInto('orrery_steps')
+      .values({ run_id: runId, asset_key: assetKey, partition_key: partitionKey, status, attempt: 0, ended_at: NOW })
+      .onConflict((oc) =>
+        oc.columns(['run_id', 'asset_key', 'partition_key']).doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          ended_at: eb.ref('excluded.ended_at'),
+        })),
+      )
+      .execute();
+  }
+
+  async listSteps(runId: string): Promise<StepRecord[]> {
+    return this.db
+      .selectFrom('orrery_steps')
+      .select(STEP_COLUMNS)
+      .where('run_id', '=', runId)
+      .orderBy('asset_key')
+      .orderBy('partition_key')
+      .execute();
+  }
+
+  // --- checks -----------------------------------------------------------------------------
+
+  /** Appends a CHECK_EVALUATION event per result (the history) and keeps the latest result per check. */
+  async recordCheckResults(results: CheckResult[]): Promise<void> {
+    if (results.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const chunk of chunks(results, ITEMS_PER_STATEMENT)) {
+        const rows = chunk.map((r) => ({
+          asset_key: r.assetKey,
+          partition_key: r.partitionKey,
+          check_name: r.checkName,
+          passed: r.passed,
+          severity: r.severity,
+          run_id: r.runId,
+          metadata: toJson(r.metadata),
+        }));
+        await trx
+          .insertInto('orrery_events')
+          .values(
+            rows.map((r) => ({
+              run_id: r.run_id,
+              type: 'CHECK_EVALUATION' as const,
+              asset_key: r.asset_key,
+              partition_key: r.partition_key,
+              payload: `{"checkName":${toJson(r.check_name)},"passed":${r.passed},"severity":${toJson(r.severity)},"metadata":${r.metadata}}`,
+            })),
+          )
+          .execute();
+        await trx
+          .insertInto('orrery_check_results')
+          .values(lastPerKey(rows, (r) => `${r.asset_key}\0${r.partition_key}\0${r.check_name}`))
+          .onConflict((oc) =>
+            oc.columns(['asset_key', 'partition_key', 'check_name']).doUpdateSet((eb) => ({
+              passed: eb.ref('excluded.passed'),
+              severity: eb.ref('excluded.severity'),
+              run_id: eb.ref('excluded.run_id'),
+              metadata: eb.ref('excluded.metadata'),
+              evaluated_at: NOW,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async latestCheckResults(assetKey: string, partitionKey?: string): Promise<CheckResultRecord[]> {
+    let q = this.db
+      .selectFrom('orrery_check_results')
+      .select(CHECK_COLUMNS)
+      .where('asset_key', '=', assetKey)
+      .orderBy('partition_key')
+      .orderBy('check_name');
+    if (partitionKey !== undefined) q = q.where('partition_key', '=', partitionKey);
+    return q.execute();
+  }
+
+  // --- partition state --------------------------------------------------------------------
+
+  async partitionStates(assetKey: string): Promise<Map<string, PartitionState>> {
+    const rows = await this.db
+      .selectFrom('orrery_partitions')
+      .select(partitionColumns)
+      .where('asset_key', '=', assetKey)
+      .execute();
+    return toStateMap(rows);
+  }
+
+  async partitionStatesFor(assetKey: string, keys: readonly string[]): Promise<Map<string, PartitionState>> {
+    if (keys.length === 0) return new Map();
+    // One array parameter, however many keys.
+    const rows = await this.db
+      .selectFrom('orrery_partitions')
+      .select(partitionColumns)
+      .where('asset_key', '=', assetKey)
+      .where('partition_key', '=', sql<string>`any(${[...keys]}::text[])`)
+      .execute();
+    return toStateMap(rows);
+  }
+
+  async listPartitionStates(assetKey: string, page: PartitionPage): Promise<PartitionState[]> {
+    let q = this.db
+      .selectFrom('orrery_partitions')
+      .select(partitionColumns)
+      .where('asset_key', '=', assetKey)
+      .orderBy('partition_key')
+      .limit(page.limit);
+    if (page.afterKey !== undefined) q = q.where('partition_key', '>', page.afterKey);
+    if (page.status !== undefined) q = q.where('status', '=', page.status);
+    return q.execute();
+  }
+
+  async countPartitionStates(assetKey: string): Promise<Record<PartitionStatus, number>> {
+    const rows = await this.db
+      .selectFrom('orrery_partitions')
+      .select((eb) => ['status', eb.cast<number>(eb.fn.countAll(), 'integer').as('n')])
+      .where('asset_key', '=', assetKey)
+      .groupBy('status')
+      .execute();
+    const counts: Record<PartitionStatus, number> = { materialized: 0, failed: 0 };
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async countMaterializations(assetKey: string, partitionKey: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('orrery_events')
+      .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+      // A literal, not a parameter, so the partial index on MATERIALIZATION events applies.
+      .where('type', '=', sql.lit('MATERIALIZATION'))
+      .where('asset_key', '=', assetKey)
+      .where('partition_key', '=', partitionKey)
+      .executeTakeFirstOrThrow();
+    return row.n;
+  }
+
+  // --- dynamic partitions -----------------------------------------------------------------
+
+  /** Adds keys not yet present, in the given order; existing keys keep their position. */
+  async addDynamicPartitions(name: string, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.inTransactionIf(keys.length > ROWS_PER_STATEMENT, async (db) => {
+      for (const chunk of chunks(keys, ROWS_PER_STATEMENT)) {
+        // Rows of one VALUES list take sequence numbers in list order; duplicates are skipped.
+        await db
+          .insertInto('orrery_dynamic_partitions')
+          .values(chunk.map((key) => ({ name, key })))
+          .onConflict((oc) => oc.columns(['name', 'key']).doNothing())
+          .execute();
+      }
+    });
+  }
+
+  async dynamicPartitions(name: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('orrery_dynamic_partitions')
+      .select('key')
+      .where('name', '=', name)
+      .orderBy('seq')
+      .execute();
+    return rows.map((r) => r.key);
+  }
+
+  // --- retention --------------------------------------------------------------------------
+
+  async pruneEvents(before: Date): Promise<number> {
+    const result = await this.db.deleteFrom('orrery_events').where('ts', '<', before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  private async inTransactionIf(transactional: boolean, work: (db: Db | Transaction<Database>) => Promise<void>): Promise<void> {
+    if (transactional) await this.db.transaction().execute(work);
+    else await work(this.db);
+  }
+}
+
+function toStateMap(rows: PartitionState[]): Map<string, PartitionState> {
+  const map = new Map<string, PartitionState>();
+  for (const row of rows) map.set(row.partitionKey, row);
+  return map;
+}
+
+function runNotFound(runId: string): OrreryError {
+  return new OrreryError(ErrorIds.RUN_NOT_FOUND, `Run ${runId} does not exist in the event log; check the run id (orrery runs list).`, { runId });
+}
+
+// --- opening ----------------------------------------------------------------------------
+
+export interface OpenEventLogOptions {
+  /** Postgres schema for the tables (created if missing); default: the connection's search_path. */
+  schema?: string;
+}
+
+/** Opens the event log on a Postgres server (`postgres://user:pass@host:port/db`) and migrates it. */
+export async function openPgEventLog(url: string, options: OpenEventLogOptions = {}): Promise<PostgresEventLog> {
+  const { default: pg } = await import('pg');
+  // A bounded connect timeout: an unreachable host should fail, not hang.
+  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 15_000 });
+  // An idle client's error (server restart) would otherwise crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const where = `Postgres at ${redactUrl(url)}`;
+  return openAndMigrate(db, options.schema, where, 'Check that the server is running and reachable and that the URL (user, password, database name) is right.');
+}
+
+/** Opens the embedded event log (PGlite) in `dataDir`, or in memory when undefined, and migrates it. */
+export async function openPgliteEventLog(dataDir: string | undefined, options: OpenEventLogOptions = {}): Promise<PostgresEventLog> {
+  const where = dataDir === undefined ? 'the in-memory PGlite database' : `the PGlite database in ${dataDir}`;
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGliteDialect } = await import('kysely-pglite-dialect');
+  let pglite;
+  try {
+    pglite = await PGlite.create(dataDir);
+  } catch (e) {
+    throw connectionError(e, where, 'Check that the directory is writable and not open in another process, or move it aside to start afresh.');
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return openAndMigrate(db, options.schema, where, 'Check that the directory is writable and not open in another process.');
+}
+
+async function openAndMigrate(db: Db, schema: string | undefined, where: string, advice: string): Promise<PostgresEventLog> {
+  const log = new PostgresEventLog(db, schema);
+  try {
+    // Connect first so that a connection problem is reported as one, not as a failed migration.
+    await sql`select 1`.execute(db);
+  } catch (e) {
+    await db.destroy().catch(() => {});
+    throw connectionError(e, where, advice);
+  }
+  try {
+    await log.migrate();
+  } catch (e) {
+    await db.destroy().catch(() => {});
+    throw e;
+  }
+  return log;
+}
+
+function connectionError(e: unknown, where: string, advice: string): OrreryError {
+  const reason = e instanceof Error ? e.message || e.name : String(e);
+  const code = (e as { code?: unknown } | null)?.code;
+  return new OrreryError(
+    ErrorIds.STORAGE_CONN,
+    `Cannot open the event log on ${where}: ${reason}. ${advice}`,
+    { where, ...(typeof code === 'string' ? { code } : {}) },
+    { cause: e },
+  );
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(the configured connection string)';
+  }
+}

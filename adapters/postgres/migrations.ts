@@ -1,0 +1,197 @@
+/**
+ * Event-log schema migrations, kept in code (no migration folder to ship) and run with kysely's
+ * `Migrator`. Every table is named `orrery_*`; with a schema name everything, the migrator's own
+ * bookkeeping tables included, lives in that Postgres schema, which is created if missing.
+ *
+ * Never edit a migration that has shipped: add `0002_...` instead.
+ */
+import { Migrator, sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider, SchemaModule } from 'kysely';
+import { ErrorIds, OrreryError } from '../../core/errors.ts';
+
+/**
+ * Keys sort by code point on every server (the database's default collation may be en_US, PGlite's
+ * is C), so keyset pagination returns the same order everywhere; C comparisons are also cheaper.
+ */
+const keyText = sql`text collate "C"`;
+
+export const MIGRATION_TABLE = 'orrery_migration';
+export const MIGRATION_LOCK_TABLE = 'orrery_migration_lock';
+
+/** All migrations, by name; applied in name order. */
+export function eventLogMigrations(schema?: string): Record<string, Migration> {
+  const ddl = (db: Kysely<unknown>): SchemaModule => (schema ? db.schema.withSchema(schema) : db.schema);
+
+  return {
+    '0001_event_log': {
+      async up(db) {
+        const s = ddl(db);
+        if (schema) await db.schema.createSchema(schema).ifNotExists().execute();
+
+        await s
+          .createTable('orrery_runs')
+          .addColumn('run_id', 'text', (c) => c.primaryKey())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('request', 'jsonb', (c) => c.notNull())
+          .addColumn('tags', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('started_at', 'timestamptz')
+          .addColumn('ended_at', 'timestamptz')
+          .addColumn('host', 'text')
+          .addColumn('pid', 'integer')
+          .addColumn('heartbeat_at', 'timestamptz')
+          .addColumn('resumed_from', 'text')
+          .addColumn('steps_total', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('error', 'jsonb')
+          .addCheckConstraint(
+            'orrery_runs_status_check',
+            sql`status in ('queued', 'started', 'canceling', 'success', 'failed', 'canceled')`,
+          )
+          .addCheckConstraint('orrery_runs_kind_check', sql`kind in ('materialize', 'backfill')`)
+          .execute();
+        // listRuns: newest first, keyset on (created_at, run_id).
+        await s
+          .createIndex('orrery_runs_created_at_idx')
+          .on('orrery_runs')
+          .columns(['created_at desc', 'run_id desc'])
+          .execute();
+
+        await s
+          .createTable('orrery_steps')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('asset_key', keyText, (c) => c.notNull())
+          .addColumn('partition_key', keyText, (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempt', 'integer', (c) => c.notNull())
+          .addColumn('started_at', 'timestamptz')
+          .addColumn('ended_at', 'timestamptz')
+          .addColumn('error', 'jsonb')
+          .addPrimaryKeyConstraint('orrery_steps_pkey', ['run_id', 'asset_key', 'partition_key'])
+          .addCheckConstraint(
+            'orrery_steps_status_check',
+            sql`status in ('started', 'success', 'failed', 'skipped', 'canceled')`,
+          )
+          .execute();
+
+        // No foreign keys to orrery_runs: they would cost a lookup per inserted event on the hot path.
+        await s
+          .createTable('orrery_events')
+          .addColumn('id', 'bigserial', (c) => c.primaryKey())
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('asset_key', 'text')
+          .addColumn('partition_key', 'text')
+          .addColumn('ts', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('payload', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .execute();
+        await s.createIndex('orrery_events_run_id_idx').on('orrery_events').columns(['run_id', 'id']).execute();
+        await s.createIndex('orrery_events_ts_idx').on('orrery_events').column('ts').execute();
+        // countMaterializations. The predicate must be a literal for the planner to match it.
+        await s
+          .createIndex('orrery_events_materialization_idx')
+          .on('orrery_events')
+          .columns(['asset_key', 'partition_key'])
+          .where(sql.ref('type'), '=', sql.lit('MATERIALIZATION'))
+          .execute();
+
+        await s
+          .createTable('orrery_partitions')
+          .addColumn('asset_key', keyText, (c) => c.notNull())
+          .addColumn('partition_key', keyText, (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('data_version', 'text')
+          .addColumn('code_version', 'text')
+          .addColumn('input_versions', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('code_hash', 'text')
+          .addColumn('seed', 'bigint')
+          .addColumn('uri', 'text')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('materialized_run_id', 'text')
+          .addColumn('materialized_at', 'timestamptz')
+          .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('metadata', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addPrimaryKeyConstraint('orrery_partitions_pkey', ['asset_key', 'partition_key'])
+          .addCheckConstraint('orrery_partitions_status_check', sql`status in ('materialized', 'failed')`)
+          // A materialized partition always has data; a failed one keeps whatever it had.
+          .addCheckConstraint(
+            'orrery_partitions_data_check',
+            sql`status <> 'materialized' or data_version is not null`,
+          )
+          .execute();
+        // listPartitionStates / countPartitionStates with a status filter.
+        await s
+          .createIndex('orrery_partitions_status_idx')
+          .on('orrery_partitions')
+          .columns(['asset_key', 'status', 'partition_key'])
+          .execute();
+
+        await s
+          .createTable('orrery_check_results')
+          .addColumn('asset_key', keyText, (c) => c.notNull())
+          .addColumn('partition_key', keyText, (c) => c.notNull())
+          .addColumn('check_name', 'text', (c) => c.notNull())
+          .addColumn('passed', 'boolean', (c) => c.notNull())
+          .addColumn('severity', 'text', (c) => c.notNull())
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('metadata', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('evaluated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addPrimaryKeyConstraint('orrery_check_results_pkey', ['asset_key', 'partition_key', 'check_name'])
+          .addCheckConstraint('orrery_check_results_severity_check', sql`severity in ('ERROR', 'WARN')`)
+          .execute();
+
+        await s
+          .createTable('orrery_dynamic_partitions')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigserial', (c) => c.notNull())
+          .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addPrimaryKeyConstraint('orrery_dynamic_partitions_pkey', ['name', 'key'])
+          .execute();
+        await s
+          .createIndex('orrery_dynamic_partitions_seq_idx')
+          .on('orrery_dynamic_partitions')
+          .columns(['name', 'seq'])
+          .execute();
+      },
+    },
+  };
+}
+
+class InCodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly migrations: Record<string, Migration>) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return this.migrations;
+  }
+}
+
+export function eventLogMigrator(db: Kysely<any>, schema?: string): Migrator {
+  return new Migrator({
+    db,
+    provider: new InCodeMigrationProvider(eventLogMigrations(schema)),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // Creates the schema if missing; undefined = the connection's default schema.
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+}
+
+/**
+ * Brings the event-log tables up to date. Idempotent, and safe to run from several processes at
+ * once (kysely takes an advisory lock on Postgres). Throws an `OrreryError` if a migration fails.
+ */
+export async function migrateEventLog(db: Kysely<any>, schema?: string): Promise<void> {
+  const { error, results } = await eventLogMigrator(db, schema).migrateToLatest();
+  if (error === undefined) return;
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+  const where = schema ? `schema "${schema}"` : 'the default schema';
+  const reason = error instanceof Error ? error.message : String(error);
+  throw new OrreryError(
+    ErrorIds.STORAGE_WRITE,
+    failed
+      ? `Event-log migration ${failed} failed in ${where}: ${reason}. Nothing of it was applied; fix the cause (permissions to create tables?) and run again.`
+      : `Could not migrate the event log in ${where}: ${reason}. Check that the database is reachable and that this user may create schemas and tables.`,
+    { schema: schema ?? null, migration: failed ?? null },
+    { cause: error },
+  );
+}
