@@ -2,7 +2,6 @@
 // the package mirror here does not serve, so `npm ci` sees a lockfile in sync with package.json.
 // Run: node .ci/complete-lockfile.mjs
 import { readFileSync, writeFileSync } from 'node:fs';
-import { execSync } from 'node:child_process';
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const pk = lock.packages;
 let added = 0;
