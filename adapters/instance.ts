@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { codeLocation, type CodeLocation } from '../assets/index.ts';
-import { loadPolicies, type Policies } from '../assets/policies.ts';
+import { loadPolicies, type Policies } from '../assets/policies/index.ts';
 import type { AssetDefinition } from '../core/definitions/asset.ts';
 import type { Resources } from '../core/definitions/resources.ts';
 import type { EventLog } from '../core/event-log/port.ts';

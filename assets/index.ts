@@ -1,7 +1,7 @@
 import type { AssetDefinition } from '../core/definitions/asset.ts';
 import { canonicalBarsAsset } from './canonical_bars/asset.ts';
 import { pipelinePartitions, type PipelinePartitions } from './canonical_bars/partitions.ts';
-import type { Policies } from './policies.ts';
+import type { Policies } from './policies/index.ts';
 
 export interface CodeLocation {
   partitions: PipelinePartitions;

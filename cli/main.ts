@@ -1,14 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { openInstance, type Instance } from '../adapters/instance.ts';
-import { ConfigError, readConfigs } from '../core/config/loader.ts';
+import { ConfigError } from '../core/config/loader.ts';
 import { ErrorIds, OrreryError, describeError } from '../core/errors.ts';
 import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/port.ts';
 import { selectAssets } from '../core/graph/selection.ts';
 import type { RunOutcome } from '../core/runtime.ts';
-import { loadPolicies } from '../assets/policies.ts';
+import { checkPolicies } from '../assets/policies/index.ts';
 import { exportPartition } from './export.ts';
 import { RunProgress } from './progress.ts';
 
@@ -170,13 +170,19 @@ program
 
 program
   .command('validate-configs [dir]')
-  .description('Validate the policy YAML files (base + overlays).')
-  .option('--env <env>', 'also validate the overlay of this environment')
+  .description('Validate the policy YAML files: base/ alone and with each overlay in envs/.')
+  .option('--env <env>', 'only this overlay')
+  .option('--json', 'print one JSON document on stdout')
   .action(async (dir: string | undefined, o) => {
     const path = resolve(dir ?? 'configs');
-    loadPolicies(path, o.env);
-    const { configs } = readConfigs(path, o.env);
-    say(`configs OK: ${Object.keys(configs.files).length} files in ${path}${o.env ? ` with overlay ${o.env}` : ''}`);
+    const envDir = join(path, 'envs');
+    const envs: Array<string | undefined> = o.env ? [o.env] : [undefined, ...(existsSync(envDir) ? readdirSync(envDir).filter((e) => statSync(join(envDir, e)).isDirectory()).sort() : [])];
+    const results = envs.map((env) => ({ env: env ?? 'base', ...checkPolicies(path, env) }));
+    const problems = results.flatMap((r) => r.problems.map((p) => ({ env: r.env, ...p })));
+    if (o.json) out({ ok: problems.length === 0, checked: results.map((r) => ({ env: r.env, files: r.files, problems: r.problems.length })), problems });
+    for (const r of results) say(`${r.env.padEnd(6)} ${r.problems.length === 0 ? 'OK' : `${r.problems.length} problem(s)`} — ${r.files} files`);
+    for (const p of problems) say(`  ${p.errorId} [${p.env}] ${p.file}: ${p.path}: ${p.message}`);
+    if (problems.length) process.exitCode = 2;
   });
 
 program

@@ -1,9 +1,11 @@
-import type { Policies } from '../../assets/policies.ts';
+import type { Policies } from '../../assets/policies/index.ts';
 import { SyntheticProvider } from './synthetic.ts';
 
 /** The synthetic source of `sources.yaml`, for the pairs of `universe.yaml`. */
-export function syntheticProviderFrom(p: Policies): SyntheticProvider {
-  const syn = p.sources.providers.synthetic;
+export function syntheticProviderFrom(p: Policies): SyntheticProvider | undefined {
+  const entry = Object.values(p.sources.providers).find((s) => s.type === 'Synthetic' && s.enabled);
+  if (!entry || entry.type !== 'Synthetic') return undefined;
+  const syn = entry;
   return new SyntheticProvider({
     seed: syn.seed,
     pairs: p.universe.pairs.map((pair) => {

@@ -3,7 +3,7 @@ import { defineAsset } from '../../core/definitions/asset.ts';
 import { SessionCalendar } from '../../core/partitions/calendars.ts';
 import type { CanonicalBar, MarketDataProvider } from '../../core/market-data.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
-import type { Policies } from '../policies.ts';
+import type { Policies } from '../policies/index.ts';
 import type { PipelinePartitions } from './partitions.ts';
 import { barChecks } from '../../checks/bar-contract.ts';
 

@@ -1,7 +1,7 @@
 import { DynamicPartitions, MultiPartitions, StaticPartitions } from '../../core/partitions/definitions.ts';
 import { TimeWindowPartitions } from '../../core/partitions/time-window.ts';
 import { DateTime } from 'luxon';
-import type { Policies } from '../policies.ts';
+import type { Policies } from '../policies/index.ts';
 
 /** The partitions shared by the pipeline: timeframe × symbol × month for bars, timeframe × pair × month for pairs. */
 export interface PipelinePartitions {

@@ -38,6 +38,22 @@ function readYaml(file: string, problems: ConfigProblem[]): Record<string, unkno
   return doc as Record<string, unknown>;
 }
 
+const SECRET_KEY = /(api_?key|token|secret|password|passwd|webhook|credential)/i;
+const SECRET_REF = /^(ENV|VAULT):\S+$/;
+
+/** A literal secret in YAML is refused: values under secret-looking keys must be ENV:/VAULT: references. */
+function secretProblems(file: string, path: string, value: unknown, out: ConfigProblem[]): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const [k, v] of Object.entries(value)) {
+    const p = `${path}.${k}`;
+    if (SECRET_KEY.test(k) && typeof v === 'string' && !SECRET_REF.test(v)) {
+      out.push({ file, path: p, errorId: ErrorIds.CONFIG_SECRET, message: 'a literal secret is not allowed in YAML; use ENV:NAME or VAULT:path' });
+    } else {
+      secretProblems(file, p, v, out);
+    }
+  }
+}
+
 /** Unwraps envelopes into `{ key: value }`, reporting every malformed entry. */
 function unwrap(file: string, doc: Record<string, unknown>, problems: ConfigProblem[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -50,6 +66,10 @@ function unwrap(file: string, doc: Record<string, unknown>, problems: ConfigProb
       if (!ENVELOPE_FIELDS.has(f)) problems.push({ file, path: `${key}.${f}`, errorId: ErrorIds.CONFIG_UNKNOWN, message: `unknown envelope field (allowed: value, label_ja, description)` });
     }
     out[key] = (env as { value: unknown }).value;
+    if (SECRET_KEY.test(key) && typeof out[key] === 'string' && !SECRET_REF.test(out[key] as string)) {
+      problems.push({ file, path: key, errorId: ErrorIds.CONFIG_SECRET, message: 'a literal secret is not allowed in YAML; use ENV:NAME or VAULT:path' });
+    }
+    secretProblems(file, key, out[key], problems);
   }
   return out;
 }
