@@ -59,9 +59,8 @@ export function crossCheck(dir: string, p: Partial<Policies>): ConfigProblem[] {
       if (Math.abs(Math.round(leg.min_lot / leg.lot_step) * leg.lot_step - leg.min_lot) > 1e-9) bad('universe', `${where}.min_lot`, `min_lot ${leg.min_lot} is not a multiple of lot_step ${leg.lot_step}`);
       if (leg.tick_size < 10 ** -leg.price_precision - 1e-15) bad('universe', `${where}.tick_size`, `tick_size ${leg.tick_size} is finer than price_precision ${leg.price_precision}`);
     }
-    for (const tf of pair.constraints.allowed_timeframes) {
-      if (!pipeline.timeframe_allowed.includes(tf)) bad('universe', `pairs.${i}.constraints.allowed_timeframes`, `${tf} is not in pipeline_policy timeframe_allowed`);
-    }
+    // The pair must be tradable on the timeframe the pipeline trains and trades by default.
+    if (!pair.constraints.allowed_timeframes.includes(pipeline.timeframe_default)) bad('universe', `pairs.${i}.constraints.allowed_timeframes`, `${pair.pair_id} does not allow the default timeframe ${pipeline.timeframe_default}`);
   });
   for (const sym of Object.keys(costs.overrides)) if (!symbols.has(sym)) bad('cost_table', `overrides.${sym}`, `${sym} is not a symbol of universe.yaml`);
 
