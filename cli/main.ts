@@ -111,8 +111,8 @@ program
     const orphaned = new Set((await i.runtime.orphanedRuns()).map((r) => r.runId));
     const runDocs = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: orphaned.has(r.runId) ? 'interrupted' : r.status, selection: r.request.selection, steps: r.stepsTotal, created_at: r.createdAt.toISOString(), resumed_from: r.resumedFrom }));
     if (o.json) return out({ assets: health.map((h) => ({ asset: h.assetKey, ...h, assetKey: undefined })), runs: runDocs });
-    say('asset                     total  materialized  failed  missing  stale');
-    for (const h of health) say(`${h.assetKey.padEnd(24)} ${String(h.total).padStart(6)} ${String(h.materialized).padStart(13)} ${String(h.failed).padStart(7)} ${String(h.missing).padStart(8)} ${String(h.stale).padStart(6)}`);
+    say('asset                     total  materialized  failed  missing  quarantined  stale');
+    for (const h of health) say(`${h.assetKey.padEnd(24)} ${String(h.total).padStart(6)} ${String(h.materialized).padStart(13)} ${String(h.failed).padStart(7)} ${String(h.missing).padStart(8)} ${String(h.quarantined).padStart(12)} ${String(h.stale).padStart(6)}`);
     if (runDocs.length) say('\nrecent runs');
     for (const r of runDocs) say(`  ${r.run_id}  ${r.status.padEnd(11)} ${r.kind.padEnd(11)} ${r.selection}  (${r.steps} steps)`);
     if (orphaned.size) say(`\n${orphaned.size} interrupted run(s): resume with \`orrery materialize --resume\``);
@@ -139,7 +139,7 @@ program
 program
   .command('partitions <asset>')
   .description("An asset's partitions with their status, a page at a time.")
-  .addOption(new Option('--status <status>', 'only this status').choices(['materialized', 'failed', 'missing', 'stale']))
+  .addOption(new Option('--status <status>', 'only this status').choices(['materialized', 'failed', 'missing', 'quarantined', 'stale']))
   .option('--limit <n>', 'page size', (v) => Number(v), 50)
   .option('--after <key>', 'start after this key (the previous page\'s last key)')
   .option('--json', 'print one JSON document on stdout')

@@ -47,6 +47,7 @@ export interface AssetHealth {
   materialized: number;
   failed: number;
   missing: number;
+  quarantined: number;
   stale: number;
 }
 
@@ -178,7 +179,7 @@ export class Runtime {
     const states = await loadStates(this.graph, assetKeys, this.eventLog);
     return assetKeys.map((assetKey) => {
       const def = this.graph.get(assetKey);
-      const h: AssetHealth = { assetKey, total: 0, materialized: 0, failed: 0, missing: 0, stale: 0 };
+      const h: AssetHealth = { assetKey, total: 0, materialized: 0, failed: 0, missing: 0, quarantined: 0, stale: 0 };
       for (const key of def.partitions ? def.partitions.keys() : ['']) {
         const a = assessPartition(this.graph, assetKey, key, states);
         h.total++;

@@ -378,6 +378,7 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
         materializedAt: expect.any(Date),
         updatedAt: expect.any(Date),
         metadata: m.metadata,
+        quarantine: null,
       });
       const events = await log.listEvents(runId);
       expect(events.map((e) => [e.type, e.assetKey, e.partitionKey])).toEqual([
@@ -392,6 +393,7 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
         seed: 9_007_199_254_740_991,
         uri: m.uri,
         metadata: m.metadata,
+        quarantine: null,
       });
       expect(await log.listSteps(runId)).toEqual([
         { runId, assetKey: asset, partitionKey: '2024-01-02', status: 'success', attempt: 1, startedAt: null, endedAt: expect.any(Date), error: null },
@@ -399,6 +401,18 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
       expect(await log.countMaterializations(asset, '2024-01-02')).toBe(1);
       expect(await log.countMaterializations(asset, 'other')).toBe(0);
       await log.recordMaterializations([]);
+    });
+
+    it('a quarantined materialization keeps its data and reasons until a passing one releases it', async () => {
+      const asset = uid('asset');
+      const runId = (await log.createRun(newRun())).runId;
+      await log.recordMaterializations([mat(runId, asset, 'p1', { quarantine: { reasons: ['outlier_rate 0.1 > 0.08'], outlier_rate: 0.1 } }), mat(runId, asset, 'p2')]);
+      const q = (await log.partitionStates(asset)).get('p1')!;
+      expect(q).toMatchObject({ status: 'quarantined', dataVersion: expect.any(String), quarantine: { reasons: ['outlier_rate 0.1 > 0.08'], outlier_rate: 0.1 } });
+      expect(await log.countPartitionStates(asset)).toEqual({ materialized: 1, failed: 0, quarantined: 1 });
+      expect((await log.listPartitionStates(asset, { limit: 10, status: 'quarantined' })).map((x) => x.partitionKey)).toEqual(['p1']);
+      await log.recordMaterializations([mat(runId, asset, 'p1')]);
+      expect((await log.partitionStates(asset)).get('p1')).toMatchObject({ status: 'materialized', quarantine: null });
     });
 
     it('keeps one current row per partition when re-materialized; events count every materialization', async () => {
@@ -415,7 +429,7 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
       expect(states.get('p1')).toMatchObject({ dataVersion: 'dv-new', runId: run2, materializedRunId: run2, metadata: { rows: 1 }, inputVersions: {} });
       expect(states.get('p1')!.materializedAt!.getTime()).toBeGreaterThan(first.materializedAt!.getTime());
       expect(states.get('p2')).toMatchObject({ seed: null, uri: null, runId: run1 });
-      expect(await log.countPartitionStates(asset)).toEqual({ materialized: 2, failed: 0 });
+      expect(await log.countPartitionStates(asset)).toEqual({ materialized: 2, failed: 0, quarantined: 0 });
       expect(await log.countMaterializations(asset, 'p1')).toBe(2);
       expect(await log.countMaterializations(asset, 'p2')).toBe(1);
     });
@@ -506,7 +520,7 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
       const failed = (await log.partitionStates(asset)).get('p')!;
       expect(failed).toEqual({ ...good, status: 'failed', runId: run2, updatedAt: expect.any(Date) });
       expect(failed.updatedAt.getTime()).toBeGreaterThan(good.updatedAt.getTime());
-      expect(await log.countPartitionStates(asset)).toEqual({ materialized: 0, failed: 1 });
+      expect(await log.countPartitionStates(asset)).toEqual({ materialized: 0, failed: 1, quarantined: 0 });
 
       const [step] = await log.listSteps(run2);
       expect(step).toMatchObject({ status: 'failed', attempt: 2, error });
@@ -537,6 +551,7 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
         materializedAt: null,
         updatedAt: expect.any(Date),
         metadata: {},
+        quarantine: null,
       });
       expect(await log.listSteps(runId)).toMatchObject([{ status: 'failed', attempt: 1, startedAt: null, error: { message: 'boom' } }]);
 
@@ -654,8 +669,8 @@ describe.each([pgBackend(), pgliteBackend()])('event log on $name', (backend) =>
     });
 
     it('counts states by status', async () => {
-      expect(await log.countPartitionStates(asset)).toEqual({ materialized: keys.length - failedKeys.size, failed: failedKeys.size });
-      expect(await log.countPartitionStates('no-such-asset')).toEqual({ materialized: 0, failed: 0 });
+      expect(await log.countPartitionStates(asset)).toEqual({ materialized: keys.length - failedKeys.size, failed: failedKeys.size, quarantined: 0 });
+      expect(await log.countPartitionStates('no-such-asset')).toEqual({ materialized: 0, failed: 0, quarantined: 0 });
     });
 
     it('returns all states of an asset, or the requested keys only', async () => {

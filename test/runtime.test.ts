@@ -152,6 +152,38 @@ describe('runtime: failures, retries, checks', () => {
   });
 });
 
+describe('runtime: quarantine', () => {
+  it('a quarantined partition is stored, excluded downstream (fan-in reads without it), and released by a passing rerun', async () => {
+    let bad = true;
+    const src = defineAsset<number>({
+      key: 'src', partitions: parts, codeVersion: '1',
+      compute: (ctx) => ({ value: ctx.partitionKey === 'a' ? 1 : 2, ...(bad && ctx.partitionKey === 'b' ? { quarantine: { reasons: ['missing_rate 0.09 > 0.05'], details: { missing_rate: 0.09 } } } : {}) }),
+    });
+    const dst = defineAsset({ key: 'dst', partitions: parts, codeVersion: '1', ins: { s: input(src) }, compute: async (ctx, { s }) => ({ value: (await s.load(ctx.partitionKey)) * 10 }) });
+    const model = defineAsset({ key: 'model', codeVersion: '1', ins: { s: input(src, { mapping: (await import('../core/partitions/mappings.ts')).allPartitions() }) }, compute: async (_ctx, { s }) => ({ value: s.partitionKeys.join(',') }) });
+    t = await testRuntime([src, dst, model]);
+    const r = await t.runtime.launch({ selection: '*', partitions: { kind: 'all' }, skipUpToDate: true });
+    expect(r.status).toBe('success');
+    expect(r.failed).toBe(0);
+    expect(r.skipped).toBe(1);
+    const srcB = (await t.eventLog.partitionStates('src')).get('b')!;
+    expect(srcB.status).toBe('quarantined');
+    expect(srcB.quarantine).toMatchObject({ reasons: ['missing_rate 0.09 > 0.05'], missing_rate: 0.09 });
+    expect(await t.objectStore.exists(objectKeyFor('src', 'b', 'json'))).toBe(true);
+    expect([...(await t.eventLog.partitionStates('dst')).keys()]).toEqual(['a']);
+    const steps = await t.eventLog.listSteps(r.runId);
+    expect(steps.find((s) => s.assetKey === 'dst' && s.partitionKey === 'b')?.status).toBe('skipped');
+    expect(JSON.parse(Buffer.from(await t.objectStore.get(objectKeyFor('model', '', 'json'))).toString())).toBe('a');
+    expect((await t.runtime.health()).find((h) => h.assetKey === 'src')).toMatchObject({ materialized: 1, quarantined: 1 });
+
+    bad = false;
+    const again = await t.runtime.launch({ selection: '*', partitions: { kind: 'all' }, skipUpToDate: true });
+    expect(again.plan.steps.map((s) => `${s.assetKey}:${s.partitionKey}:${s.reason}`)).toEqual(['src:b:quarantined', 'dst:b:missing', 'model::upstream']);
+    expect((await t.eventLog.partitionStates('src')).get('b')).toMatchObject({ status: 'materialized', quarantine: null });
+    expect(JSON.parse(Buffer.from(await t.objectStore.get(objectKeyFor('model', '', 'json'))).toString())).toBe('a,b');
+  });
+});
+
 describe('runtime: pools, cancellation', () => {
   it('never runs more steps of a pool at once than its limit', async () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

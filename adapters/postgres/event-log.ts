@@ -109,6 +109,7 @@ const partitionColumns = (eb: Eb<'orrery_partitions'>) =>
     'materialized_at as materializedAt',
     'updated_at as updatedAt',
     'metadata',
+    'quarantine',
   ] as const;
 
 /** The transaction's start time; one immutable node, shared by every query. */
@@ -332,7 +333,7 @@ export class PostgresEventLog implements EventLog {
           const payload =
             `{"dataVersion":${toJson(m.dataVersion)},"codeVersion":${toJson(m.codeVersion)},` +
             `"inputVersions":${inputVersions},"codeHash":${toJson(m.codeHash)},"seed":${toJson(m.seed)},` +
-            `"uri":${toJson(m.uri)},"metadata":${metadata}}`;
+            `"uri":${toJson(m.uri)},"metadata":${metadata},"quarantine":${toJson(m.quarantine ?? null)}}`;
           events.push(
             { run_id: m.runId, asset_key: m.assetKey, partition_key: m.partitionKey, type: 'MATERIALIZATION' as const, payload },
             { run_id: m.runId, asset_key: m.assetKey, partition_key: m.partitionKey, type: 'STEP_SUCCESS' as const, payload: '{}' },
@@ -341,7 +342,8 @@ export class PostgresEventLog implements EventLog {
             run_id: m.runId,
             asset_key: m.assetKey,
             partition_key: m.partitionKey,
-            status: 'materialized' as const,
+            status: m.quarantine ? ('quarantined' as const) : ('materialized' as const),
+            quarantine: m.quarantine ? toJson(m.quarantine) : null,
             data_version: m.dataVersion,
             code_version: m.codeVersion,
             input_versions: inputVersions,
@@ -374,6 +376,7 @@ export class PostgresEventLog implements EventLog {
               materialized_at: eb.ref('excluded.materialized_at'),
               updated_at: eb.ref('excluded.updated_at'),
               metadata: eb.ref('excluded.metadata'),
+              quarantine: eb.ref('excluded.quarantine'),
             })),
           )
           .execute();
@@ -558,7 +561,7 @@ export class PostgresEventLog implements EventLog {
       .where('asset_key', '=', assetKey)
       .groupBy('status')
       .execute();
-    const counts: Record<PartitionStatus, number> = { materialized: 0, failed: 0 };
+    const counts: Record<PartitionStatus, number> = { materialized: 0, failed: 0, quarantined: 0 };
     for (const r of rows) counts[r.status] = r.n;
     return counts;
   }

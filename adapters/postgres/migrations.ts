@@ -155,6 +155,15 @@ export function eventLogMigrations(schema?: string): Record<string, Migration> {
           .execute();
       },
     },
+    // A partition can be quarantined by data-quality checks: stored, but excluded downstream.
+    '0002_quarantine': {
+      async up(db) {
+        const s = ddl(db);
+        await s.alterTable('orrery_partitions').dropConstraint('orrery_partitions_status_check').execute();
+        await s.alterTable('orrery_partitions').addCheckConstraint('orrery_partitions_status_check', sql`status in ('materialized', 'failed', 'quarantined')`).execute();
+        await s.alterTable('orrery_partitions').addColumn('quarantine', 'jsonb').execute();
+      },
+    },
   };
 }
 

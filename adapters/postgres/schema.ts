@@ -86,6 +86,7 @@ export interface PartitionsTable {
   materialized_at: Timestamp | null;
   updated_at: TimestampWithDefault;
   metadata: JsonWithDefault<JsonObject>;
+  quarantine: Json<JsonObject> | null;
 }
 
 /** The latest result of each check on each partition. */

@@ -70,6 +70,11 @@ export interface StepContext<TConfig> {
 export interface AssetResult<T> {
   value: T;
   metadata?: JsonObject;
+  /**
+   * Data-quality verdict: the value is stored (for inspection) but the partition is quarantined
+   * and excluded downstream until a later materialization passes.
+   */
+  quarantine?: { reasons: string[]; details?: JsonObject };
 }
 
 // An input names a typed upstream definition, or a key string (untyped) for graphs built from data.

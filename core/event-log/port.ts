@@ -103,9 +103,12 @@ export interface Materialization {
   seed: number | null;
   uri: string | null;
   metadata: JsonObject;
+  /** Set when the value is stored but quarantined (reasons, thresholds, time range); absent or null releases it. */
+  quarantine?: JsonObject | null;
 }
 
-export type PartitionStatus = 'materialized' | 'failed';
+/** `quarantined`: stored, but failed data-quality thresholds; excluded from everything downstream. */
+export type PartitionStatus = 'materialized' | 'failed' | 'quarantined';
 
 /** The current state of one (asset, partition). A failure after a success keeps the last good data. */
 export interface PartitionState {
@@ -124,6 +127,7 @@ export interface PartitionState {
   materializedAt: Date | null;
   updatedAt: Date;
   metadata: JsonObject;
+  quarantine: JsonObject | null;
 }
 
 export interface CheckResult {

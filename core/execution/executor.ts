@@ -36,6 +36,9 @@ export interface ExecutionProgress {
   last?: { assetKey: string; partitionKey: string; outcome: 'success' | 'failure' | 'skipped' };
 }
 
+/** Thrown when a step's upstream is quarantined: the step is excluded (skipped), not failed. */
+class ExcludedByQuarantine extends OrreryError {}
+
 export interface ExecutionResult {
   status: 'success' | 'failed' | 'canceled';
   succeeded: number;
@@ -135,7 +138,11 @@ export class Executor {
           void this.runStep(runId, steps[i], runConfig, signal)
             .then(async (outcome) => {
               const s = steps[i];
-              if (outcome.ok) {
+              if (!outcome.ok && outcome.excluded) {
+                progress.skipped++;
+                progress.last = { assetKey: s.assetKey, partitionKey: s.partitionKey, outcome: 'skipped' };
+                await skipDependents(i, `upstream of ${s.assetKey} ${s.partitionKey} is quarantined`);
+              } else if (outcome.ok) {
                 progress.succeeded++;
                 progress.last = { assetKey: s.assetKey, partitionKey: s.partitionKey, outcome: 'success' };
                 for (const j of dependents[i]) if (--waiting[j] === 0 && !blocked[j]) ready.push(j);
@@ -166,7 +173,7 @@ export class Executor {
     return { status, succeeded: progress.succeeded, failed: progress.failed, skipped: progress.skipped, failures };
   }
 
-  private async runStep(runId: string, step: PlannedStep, runConfig: Record<string, unknown>, signal: AbortSignal): Promise<{ ok: true } | { ok: false; errorId: string; message: string }> {
+  private async runStep(runId: string, step: PlannedStep, runConfig: Record<string, unknown>, signal: AbortSignal): Promise<{ ok: true } | { ok: false; errorId: string; message: string; excluded?: boolean }> {
     const { graph, eventLog } = this.o;
     const def = graph.get(step.assetKey);
     const { assetKey, partitionKey } = step;
@@ -183,7 +190,7 @@ export class Executor {
           await this.attemptStep(runId, step, def, runConfig, signal, log, attempt);
         } catch (e) {
           const d = describeError(e);
-          const retryable = !signal.aborted && d.errorId !== ErrorIds.CHECK_FAILED && d.errorId !== ErrorIds.STEP_PROTOCOL && attempt < policy.maxAttempts;
+          const retryable = !signal.aborted && !(e instanceof ExcludedByQuarantine) && d.errorId !== ErrorIds.CHECK_FAILED && d.errorId !== ErrorIds.STEP_PROTOCOL && attempt < policy.maxAttempts;
           if (retryable) {
             log.warn({ errorId: d.errorId, attempt }, `step failed, retrying: ${d.message}`);
             await eventLog.appendEvents([{ runId, type: 'STEP_RETRY', assetKey, partitionKey, payload: { attempt, error_id: d.errorId, message: d.message } }]);
@@ -208,6 +215,12 @@ export class Executor {
         await eventLog.stepEnded(runId, assetKey, partitionKey, 'canceled');
         return { ok: false, errorId: ErrorIds.RUN_CANCELED, message: 'canceled' };
       }
+      if (cause instanceof ExcludedByQuarantine) {
+        log.warn({ errorId: cause.errorId }, cause.message);
+        await eventLog.stepEnded(runId, assetKey, partitionKey, 'skipped');
+        await eventLog.appendEvents([{ runId, type: 'STEP_SKIPPED', assetKey, partitionKey, payload: { reason: cause.message, error_id: cause.errorId } }]);
+        return { ok: false, errorId: cause.errorId, message: cause.message, excluded: true };
+      }
       log.error({ errorId: d.errorId, attempt }, d.message);
       await eventLog.recordStepFailure(runId, assetKey, partitionKey, attempt, { error_id: d.errorId, message: d.message, details: d.details as JsonObject });
       return { ok: false, errorId: d.errorId, message: d.message };
@@ -225,8 +238,15 @@ export class Executor {
     const inputRefs: Record<string, Array<{ partitionKey: string; uri: string }>> = {};
     for (const e of graph.upstreamEdges(assetKey)) {
       const up = graph.get(e.from);
-      const keys = e.mapping.upstreamKeys(partitionKey, def.partitions, up.partitions);
-      const states = await eventLog.partitionStatesFor(e.from, keys);
+      const mapped = e.mapping.upstreamKeys(partitionKey, def.partitions, up.partitions);
+      const states = await eventLog.partitionStatesFor(e.from, mapped);
+      // Quarantined upstream data never flows downstream: a fan-in input reads without it,
+      // any other input cannot be computed.
+      const quarantined = mapped.filter((k) => states.get(k)?.status === 'quarantined');
+      if (quarantined.length && !e.mapping.fanIn) {
+        throw new ExcludedByQuarantine(ErrorIds.QUARANTINED, `Excluded: upstream ${e.from} ${quarantined.slice(0, 3).join(', ')} is quarantined; rematerialize it once its data passes.`, { upstream: e.from, quarantined: quarantined.slice(0, 20) });
+      }
+      const keys = quarantined.length ? mapped.filter((k) => !quarantined.includes(k)) : mapped;
       const missing = keys.filter((k) => !states.get(k)?.dataVersion);
       if (missing.length) {
         throw new OrreryError(ErrorIds.STEP_FAILED, `Upstream ${e.from} is not materialized for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}; materialize it first (select +${assetKey}).`, { upstream: e.from, missing: missing.slice(0, 20) });
@@ -261,6 +281,7 @@ export class Executor {
     const ioCtx = { assetKey, partitionKey, resources };
     let value: unknown;
     let metadata: JsonObject = {};
+    let quarantine: JsonObject | null = null;
     let stepChecks: CheckResult[] = [];
     let written: { uri: string; dataVersion: string; metadata?: JsonObject } | undefined;
 
@@ -268,6 +289,7 @@ export class Executor {
       const result = await def.compute(ctx, inputs as never);
       value = result.value;
       metadata = result.metadata ?? {};
+      if (result.quarantine) quarantine = { reasons: result.quarantine.reasons, ...result.quarantine.details, quarantined_at: new Date().toISOString() };
     } else {
       if (!this.o.launcher) throw new OrreryError(ErrorIds.STEP_FAILED, `Asset ${assetKey} runs in a container but no step launcher is configured.`, {});
       const outputUri = resources.objectStore.scratchUri(`${assetKey}-${attempt}`);
@@ -315,7 +337,9 @@ export class Executor {
       seed,
       uri: written.uri,
       metadata: { ...written.metadata, ...metadata },
+      quarantine,
     });
+    if (quarantine) log.warn({ errorId: ErrorIds.QUARANTINED, quarantine }, `quarantined ${assetKey} ${partitionKey}`);
   }
 
   private configFor(def: AssetDefinition, runConfig: Record<string, unknown>): unknown {

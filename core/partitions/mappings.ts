@@ -12,6 +12,11 @@ export interface PartitionMapping {
   upstreamKeys(key: string, down: PartitionsDefinition | undefined, up: PartitionsDefinition | undefined): string[];
   /** Downstream keys that read upstream `key` (the inverse, for staleness and `key+`). */
   downstreamKeys(key: string, up: PartitionsDefinition | undefined, down: PartitionsDefinition | undefined): string[];
+  /**
+   * Fan-in mappings (a training window over all earlier data) drop quarantined upstream
+   * partitions from the input; any other mapping cannot run without them.
+   */
+  readonly fanIn?: boolean;
   /** A sentence naming the incompatibility, or undefined when the two definitions fit. */
   incompatibility(down: PartitionsDefinition | undefined, up: PartitionsDefinition | undefined): string | undefined;
 }
@@ -45,6 +50,7 @@ export function identity(): PartitionMapping {
 export function allPartitions(): PartitionMapping {
   return {
     name: 'all',
+    fanIn: true,
     upstreamKeys: (_key, _down, up) => keysOf(up),
     downstreamKeys: (_key, _up, down) => keysOf(down),
     incompatibility: () => undefined,

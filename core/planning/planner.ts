@@ -4,7 +4,7 @@ import { selectAssets } from '../graph/selection.ts';
 import { assessPartition, type StateIndex } from './staleness.ts';
 import { resolveTargets } from './targets.ts';
 
-export type StepReason = 'missing' | 'failed' | 'stale' | 'upstream' | 'requested';
+export type StepReason = 'missing' | 'failed' | 'quarantined' | 'stale' | 'upstream' | 'requested';
 
 export interface PlannedStep {
   assetKey: string;

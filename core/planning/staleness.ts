@@ -12,7 +12,7 @@ export function inputFingerprint(keys: readonly string[], states: ReadonlyMap<st
   return h.digest('hex');
 }
 
-export type PartitionHealth = 'materialized' | 'failed' | 'missing';
+export type PartitionHealth = 'materialized' | 'failed' | 'missing' | 'quarantined';
 
 export interface Assessment {
   health: PartitionHealth;
@@ -32,8 +32,11 @@ export function assessPartition(graph: AssetGraph, assetKey: string, partitionKe
   for (const e of graph.upstreamEdges(assetKey)) {
     if (!e.input) continue;
     const up = graph.get(e.from);
-    const keys = e.mapping.upstreamKeys(partitionKey, def.partitions, up.partitions);
-    if (st.inputVersions[e.input] !== inputFingerprint(keys, states.get(e.from))) causes.push(`upstream ${e.from} changed`);
+    const upStates = states.get(e.from);
+    let keys = e.mapping.upstreamKeys(partitionKey, def.partitions, up.partitions);
+    // A fan-in input read without its quarantined partitions (as the executor does).
+    if (e.mapping.fanIn) keys = keys.filter((k) => upStates?.get(k)?.status !== 'quarantined');
+    if (st.inputVersions[e.input] !== inputFingerprint(keys, upStates)) causes.push(`upstream ${e.from} changed`);
   }
-  return { health: st.status === 'failed' ? 'failed' : 'materialized', staleCauses: causes };
+  return { health: st.status, staleCauses: causes };
 }

@@ -76,6 +76,7 @@ export function stateRow(assetKey: string, partitionKey: string, fields: Partial
     materializedAt: new Date(0),
     updatedAt: new Date(0),
     metadata: {},
+    quarantine: null,
     ...fields,
   };
 }
