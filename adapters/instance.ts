@@ -15,6 +15,9 @@ import { FilesystemObjectStore } from './object-store/filesystem.ts';
 import { openPgEventLog, openPgliteEventLog } from './postgres/event-log.ts';
 import { syntheticProviderFrom } from './providers/from-policies.ts';
 import { SubprocessLauncher } from './subprocess/launcher.ts';
+import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
+import { ensureBarsTable } from './clickhouse/bars-table.ts';
+import { openEmbeddedDwh, openHttpDwh } from './clickhouse/client.ts';
 
 export interface InstanceOptions {
   /** Embedded state (`$ORRERY_HOME`, default `./.orrery`). */
@@ -25,6 +28,8 @@ export interface InstanceOptions {
   /** Postgres URL of the event log in cluster mode (`DATABASE_URL`); PGlite under home when absent. */
   databaseUrl?: string;
   databaseSchema?: string;
+  /** ClickHouse over HTTP in cluster mode (`CLICKHOUSE_URL`); chDB under home when absent. */
+  clickhouseUrl?: string;
   logger?: Logger;
   /** Replace the code location's assets (tests, other code locations). */
   assets?: (loc: CodeLocation) => AssetDefinition<any, any, any>[];
@@ -58,7 +63,11 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   mkdirSync(home, { recursive: true });
   const logger = o.logger ?? pino({ level: process.env.ORRERY_LOG_LEVEL ?? 'info', base: { service: 'orrery' } }, pino.destination({ dest: join(home, 'orrery.log'), mkdir: true, sync: false }));
   const policies = loadPolicies(resolve(o.configsDir ?? process.env.ORRERY_CONFIGS ?? 'configs'), o.env ?? process.env.ORRERY_ENV);
-  const location = codeLocation(policies);
+  // The DWH: ClickHouse over HTTP in cluster mode (CLICKHOUSE_URL), chDB under home embedded.
+  const clickhouseUrl = o.clickhouseUrl ?? process.env.CLICKHOUSE_URL;
+  const dwh = clickhouseUrl ? await openHttpDwh(clickhouseUrl) : await openEmbeddedDwh(join(home, 'dwh'));
+  await ensureBarsTable(dwh, { retentionMonths: policies.retention.canonical_months, graceDays: policies.retention.grace_days });
+  const location = codeLocation(policies, { bars: clickhouseBarsIO() });
   const modulePath = o.codeLocationModule ?? process.env.ORRERY_CODE_LOCATION;
   const fromModule = modulePath ? ((await import(pathToFileURL(resolve(modulePath)).href)).default as InstanceOptions['assets']) : undefined;
   const pick = o.assets ?? fromModule;
@@ -73,7 +82,7 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   // Retention of run events by policy (data_retention.yaml logs_days).
   await eventLog.pruneEvents(new Date(Date.now() - policies.retention.logs_days * 86_400_000));
 
-  const resources: Resources = { objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider: syntheticProviderFrom(policies) };
+  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider: syntheticProviderFrom(policies) };
   const runtime = new Runtime({
     graph,
     eventLog,
@@ -88,6 +97,7 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
     home, resources, policies, location, runtime, eventLog, objectStore, logger,
     async close() {
       await eventLog.close();
+      await dwh.close();
       logger.flush?.();
     },
   };

@@ -1,4 +1,6 @@
 import type { AssetDefinition } from '../core/definitions/asset.ts';
+import type { IOManager } from '../core/definitions/io.ts';
+import type { CanonicalBar } from '../core/market-data.ts';
 import { canonicalBarsAsset } from './canonical_bars/asset.ts';
 import { pipelinePartitions, type PipelinePartitions } from './canonical_bars/partitions.ts';
 import type { Policies } from './policies/index.ts';
@@ -8,8 +10,13 @@ export interface CodeLocation {
   assets: AssetDefinition<any, any, any>[];
 }
 
+/** Where the library's tables live; the entry point picks the adapters (ClickHouse in practice). */
+export interface LibraryStorage {
+  bars?: IOManager<CanonicalBar[]>;
+}
+
 /** The pair-trading asset library, built from the validated policies. */
-export function codeLocation(policies: Policies): CodeLocation {
+export function codeLocation(policies: Policies, storage: LibraryStorage = {}): CodeLocation {
   const partitions = pipelinePartitions(policies);
-  return { partitions, assets: [canonicalBarsAsset(policies, partitions)] };
+  return { partitions, assets: [canonicalBarsAsset(policies, partitions, storage.bars)] };
 }

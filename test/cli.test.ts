@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { cliSandbox, orrery, REPO } from './support/cli.ts';
 
 /** One month, one timeframe: 4 partitions keep the CLI tests quick. */
-const SMALL = { 'pipeline_policy.yaml': 'timeframe_allowed:\n  value: ["1h"]\nhistory_lookback_months:\n  value: 2\n' };
+const SMALL = { 'pipeline_policy.yaml': 'timeframe_allowed:\n  value: ["1h"]\nhistory_start:\n  value: "2026-01"\nhistory_lookback_months:\n  value: 2\n' };
 
 function nothingWritten(home: string): void {
   const objects = join(home, 'objects', 'assets');
@@ -16,7 +16,7 @@ function nothingWritten(home: string): void {
 describe('orrery CLI', () => {
   it('materialize → status → partitions → export, with --json on stdout', () => {
     const { env } = cliSandbox(SMALL);
-    const m = orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2023-02', '--json'], env);
+    const m = orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--json'], env);
     expect(m.code, m.stderr).toBe(0);
     expect(JSON.parse(m.stdout)).toMatchObject({ status: 'success', succeeded: 1 });
 
@@ -29,15 +29,15 @@ describe('orrery CLI', () => {
     expect(p2.partitions).toHaveLength(5);
     expect(new Set([...p1.partitions, ...p2.partitions].map((x: { key: string }) => x.key)).size).toBe(8);
     const onlyDone = JSON.parse(orrery(['partitions', 'canonical_bars', '--status', 'materialized', '--json'], env).stdout);
-    expect(onlyDone.partitions.map((x: { key: string }) => x.key)).toEqual(['1h|XAUUSD|2023-02']);
+    expect(onlyDone.partitions.map((x: { key: string }) => x.key)).toEqual(['1h|XAUUSD|2026-02']);
 
-    const csv = orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2023-02', '--format', 'csv'], env);
+    const csv = orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--format', 'csv'], env);
     const lines = csv.stdout.trim().split('\n');
     expect(lines[0]).toBe('ts_utc,symbol,timeframe,open,high,low,close,volume,quality_flag,source_id,ingest_run_id');
-    // February 2023: 20 weekdays × 24 hours, less nothing (no US market holiday in it).
+    // February 2026: 20 weekdays × 24 hours, less nothing (no US market holiday in it).
     expect(lines).toHaveLength(1 + 20 * 24);
-    expect(lines[1].startsWith('2023-02-01T00:00:00.000Z,XAUUSD,1h,')).toBe(true);
-    const json = JSON.parse(orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2023-02', '--format', 'json'], env).stdout);
+    expect(lines[1].startsWith('2026-02-02T00:00:00.000Z,XAUUSD,1h,')).toBe(true); // Feb 1 is a Sunday
+    const json = JSON.parse(orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--format', 'json'], env).stdout);
     expect(json).toHaveLength(480);
 
     const graph = JSON.parse(orrery(['graph', '--json'], env).stdout);
@@ -46,8 +46,8 @@ describe('orrery CLI', () => {
 
   it('backfill --missing runs only what was never materialized, over a range', () => {
     const { env } = cliSandbox(SMALL);
-    orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAGUSD|2023-01'], env);
-    const b = orrery(['backfill', '--select', 'canonical_bars', '--from', '2023-01', '--to', '2023-02', '--missing', '--json'], env);
+    orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAGUSD|2026-01'], env);
+    const b = orrery(['backfill', '--select', 'canonical_bars', '--from', '2026-01', '--to', '2026-02', '--missing', '--json'], env);
     expect(b.code, b.stderr).toBe(0);
     expect(JSON.parse(b.stdout)).toMatchObject({ status: 'success', succeeded: 7, skipped_up_to_date: 1 });
   });
@@ -56,7 +56,7 @@ describe('orrery CLI', () => {
     const cases: Array<[string, string[], string]> = [
       ['unknown selection', ['materialize', '--select', 'canonical_barz'], 'CORE_SELECT_UNKNOWN'],
       ['partition outside its definition', ['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2031-01'], 'CORE_PART_UNKNOWN'],
-      ['timeframe outside its definition', ['materialize', '--select', 'canonical_bars', '--partition', '4h|XAUUSD|2023-01'], 'CORE_PART_UNKNOWN'],
+      ['timeframe outside its definition', ['materialize', '--select', 'canonical_bars', '--partition', '4h|XAUUSD|2026-01'], 'CORE_PART_UNKNOWN'],
       ['unknown run config key', ['materialize', '--select', 'canonical_bars', '--config', 'RUNCFG'], 'CORE_CONFIG_UNKNOWN'],
     ];
     it.each(cases)('%s', (_name, args, errorId) => {

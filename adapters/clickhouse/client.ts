@@ -60,6 +60,12 @@ class ClickHouseDwh implements Dwh {
     /** What the user would recognise: the URL or the data directory. */
     private readonly where: string,
     private readonly afterClose: () => Promise<void> = async () => {},
+    /**
+     * chdb's connection reads an insert's value stream and silently skips the insert when the
+     * stream comes back empty, which happened under concurrent steps (rows lost, no error).
+     * Embedded inserts therefore send their rows inline in the statement.
+     */
+    private readonly inlineInserts = false,
   ) {}
 
   async command(sql: string): Promise<void> {
@@ -86,7 +92,12 @@ class ClickHouseDwh implements Dwh {
     sqlIdentifier(table);
     if (rows.length === 0) return;
     try {
-      await this.client.insert({ table, values: rows, format: 'JSONEachRow' });
+      if (this.inlineInserts) {
+        const body = rows.map((r) => JSON.stringify(r)).join('\n');
+        await this.client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${body}` });
+      } else {
+        await this.client.insert({ table, values: rows, format: 'JSONEachRow' });
+      }
     } catch (e) {
       throw this.fail(e, 'insert', { table, rows: rows.length });
     }
@@ -172,7 +183,7 @@ export async function openEmbeddedDwh(dataDir: string): Promise<Dwh> {
   }
   // drainPending: close() returns before chDB releases a connection that still has work on
   // it; waiting here lets the process open another data directory right after.
-  const dwh = new ClickHouseDwh(client, path, () => drainPending());
+  const dwh = new ClickHouseDwh(client, path, () => drainPending(), true);
   await verify(dwh, path, hint);
   return dwh;
 }
