@@ -13,7 +13,7 @@ import { systemClock } from '../core/ports.ts';
 import { MemoryKeyValue } from './memory/key-value.ts';
 import { FilesystemObjectStore } from './object-store/filesystem.ts';
 import { openPgEventLog, openPgliteEventLog } from './postgres/event-log.ts';
-import { syntheticProviderFrom } from './providers/from-policies.ts';
+import { marketDataFrom } from './providers/from-policies.ts';
 import { SubprocessLauncher } from './subprocess/launcher.ts';
 import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
 import { ensureBarsTable } from './clickhouse/bars-table.ts';
@@ -82,7 +82,8 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   // Retention of run events by policy (data_retention.yaml logs_days).
   await eventLog.pruneEvents(new Date(Date.now() - policies.retention.logs_days * 86_400_000));
 
-  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider: syntheticProviderFrom(policies) };
+  const provider = marketDataFrom(policies);
+  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider };
   const runtime = new Runtime({
     graph,
     eventLog,
@@ -98,6 +99,7 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
     async close() {
       await eventLog.close();
       await dwh.close();
+      await provider.close();
       logger.flush?.();
     },
   };
