@@ -44,6 +44,7 @@ describe('policy configs', () => {
   const cases: Array<[string, Record<string, (d: any) => void>, { id: string; file: string; path: string }]> = [
     ['an unknown key', { dd_policy: (d) => { d.dd_wran_portfolio = { value: 0.1 }; } }, { id: 'CORE_CONFIG_UNKNOWN', file: 'dd_policy.yaml', path: 'dd_wran_portfolio' }],
     ['a missing key', { core_policy: (d) => { delete d.z_exit; } }, { id: 'CORE_CONFIG_MISSING', file: 'core_policy.yaml', path: 'z_exit' }],
+    ['a value of the wrong type', { core_policy: (d) => { d.z_exit.value = 'half'; } }, { id: 'CORE_CONFIG_INVALID', file: 'core_policy.yaml', path: 'z_exit' }],
     ['a nested unknown key', { universe: (d) => { d.pairs.value[0].leg_A.tick = 1; } }, { id: 'CORE_CONFIG_UNKNOWN', file: 'universe.yaml', path: 'pairs.0.leg_A.tick' }],
     ['a literal API key', { sources: (d) => { d.providers.value.twelvedata.api_key_ref = 'abc123secret'; } }, { id: 'CORE_CONFIG_SECRET', file: 'sources.yaml', path: 'providers.twelvedata.api_key_ref' }],
     ['timeframe_default outside timeframe_allowed', { pipeline_policy: (d) => { d.timeframe_allowed.value = ['15m', '4h']; d.freshness_budget_seconds.value = { '15m': 60, '4h': 180 }; } }, { id: 'CORE_CONFIG_INVALID', file: 'pipeline_policy.yaml', path: 'timeframe_default' }],

@@ -115,6 +115,15 @@ export function readConfigs(dir: string, env?: string): { configs: LoadedConfigs
   return { configs: { dir, env, files }, problems };
 }
 
+function valueAt(doc: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v = doc;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
 /** Validates one file's values with a strict zod schema, turning issues into config problems. */
 export function validateFile<T>(configs: LoadedConfigs, name: string, schema: ZodType<T>, problems: ConfigProblem[]): T | undefined {
   const file = join(configs.dir, 'base', `${name}.yaml`);
@@ -129,7 +138,7 @@ export function validateFile<T>(configs: LoadedConfigs, name: string, schema: Zo
     const path = issue.path.join('.') || '(root)';
     if (issue.code === 'unrecognized_keys') {
       for (const k of issue.keys) problems.push({ file, path: path === '(root)' ? k : `${path}.${k}`, errorId: ErrorIds.CONFIG_UNKNOWN, message: 'unknown key' });
-    } else if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) {
+    } else if (issue.code === 'invalid_type' && valueAt(values, issue.path) === undefined) {
       problems.push({ file, path, errorId: ErrorIds.CONFIG_MISSING, message: 'required key is missing' });
     } else {
       problems.push({ file, path, errorId: ErrorIds.CONFIG_INVALID, message: issue.message });
