@@ -52,6 +52,28 @@ describe('orrery CLI', () => {
     expect(JSON.parse(b.stdout)).toMatchObject({ status: 'success', succeeded: 7, skipped_up_to_date: 1 });
   });
 
+  it('a month with too many missing bars is quarantined; a clean month is not', () => {
+    const { env, configs } = cliSandbox(SMALL);
+    // A CSV source: January complete, February missing 60 consecutive weekday hours (> 5 %).
+    const lines = ['ts_utc,symbol,timeframe,open,high,low,close,volume'];
+    for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2026, 2, 1); t += 3_600_000) {
+      const d = new Date(t);
+      if (d.getUTCDay() === 0 || d.getUTCDay() === 6 || d.toISOString().startsWith('2026-01-01')) continue;
+      if (t >= Date.UTC(2026, 1, 10) && t < Date.UTC(2026, 1, 10) + 60 * 3_600_000) continue;
+      const px = (2000 + Math.sin(t / 3.6e6) * 5).toFixed(2);
+      lines.push(`${d.toISOString()},XAUUSD,1h,${px},${(Number(px) + 1).toFixed(2)},${(Number(px) - 1).toFixed(2)},${px},100`);
+    }
+    writeFileSync(join(configs, 'bars.csv'), `${lines.join('\n')}\n`);
+    writeFileSync(join(configs, 'envs', 'test', 'sources.yaml'), `providers:\n  value:\n    csv:\n      type: Csv\n      enabled: true\n      priority: 1\n      timeframes: ["1h"]\n      path: ${JSON.stringify(join(configs, 'bars.csv'))}\n`);
+    const m = orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-01', '1h|XAUUSD|2026-02', '--json'], env);
+    expect(m.code, m.stderr).toBe(0);
+    const parts = JSON.parse(orrery(['partitions', 'canonical_bars', '--json'], env).stdout).partitions;
+    expect(parts.find((p: { key: string }) => p.key === '1h|XAUUSD|2026-01').status).toBe('materialized');
+    expect(parts.find((p: { key: string }) => p.key === '1h|XAUUSD|2026-02').status).toBe('quarantined');
+    const st = JSON.parse(orrery(['status', '--json'], env).stdout);
+    expect(st.assets[0]).toMatchObject({ materialized: 1, quarantined: 1 });
+  });
+
   describe('bad input exits non-zero with an error id and writes nothing', () => {
     const cases: Array<[string, string[], string]> = [
       ['unknown selection', ['materialize', '--select', 'canonical_barz'], 'CORE_SELECT_UNKNOWN'],
