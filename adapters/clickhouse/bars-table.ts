@@ -92,22 +92,7 @@ export async function ensureTable(dwh: Dwh, spec: TableSpec): Promise<void> {
  * as a SQL literal (`(202403, 'XAUUSD', '1h')`); every row must fall in it (checked in the
  * staging table before the swap: `DATA_STORAGE_ROWINVALID`). `[]` empties the partition.
  */
-/**
- * One replace at a time per DWH connection and table: with chDB, two interleaved
- * stage-insert-swap sequences in one process were seen to lose the staged rows (0 staged).
- */
-const replaceLocks = new WeakMap<Dwh, Map<string, Promise<unknown>>>();
-
-export function replacePartition<T>(dwh: Dwh, opts: { table: string; partition: string; rows: T[] }): Promise<void> {
-  let locks = replaceLocks.get(dwh);
-  if (!locks) replaceLocks.set(dwh, (locks = new Map()));
-  const previous = locks.get(opts.table) ?? Promise.resolve();
-  const next = previous.then(() => replacePartitionNow(dwh, opts), () => replacePartitionNow(dwh, opts));
-  locks.set(opts.table, next.catch(() => undefined));
-  return next;
-}
-
-async function replacePartitionNow<T>(dwh: Dwh, opts: { table: string; partition: string; rows: T[] }): Promise<void> {
+export async function replacePartition<T>(dwh: Dwh, opts: { table: string; partition: string; rows: T[] }): Promise<void> {
   const table = sqlIdentifier(opts.table);
   if (opts.rows.length === 0) {
     await dwh.command(`ALTER TABLE ${table} DROP PARTITION ${opts.partition}`);
