@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Instance } from '../adapters/instance.ts';
 import { ErrorIds, OrreryError } from '../core/errors.ts';
-import { jsonObjectIO } from '../core/definitions/io.ts';
+import { ioOf } from '../core/definitions/io.ts';
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -17,7 +17,7 @@ export async function exportPartition(i: Instance, assetKey: string, partitionKe
   }
   const state = (await i.eventLog.partitionStatesFor(assetKey, [partitionKey])).get(partitionKey);
   if (!state?.dataVersion) throw new OrreryError(ErrorIds.PARTITION_UNKNOWN, `${assetKey} ${partitionKey} is not materialized; run \`orrery materialize --select ${assetKey} --partition '${partitionKey}'\`.`, { assetKey, partitionKey });
-  const io = (def.io ?? jsonObjectIO()) as ReturnType<typeof jsonObjectIO<unknown>>;
+  const io = ioOf(def);
   const value = await io.read({ assetKey, partitionKey, resources: i.resources });
   if (format === 'json') { to.write(`${JSON.stringify(value)}\n`); return; }
   const rows = Array.isArray(value) ? (value as Record<string, unknown>[]) : [value as Record<string, unknown>];

@@ -11,6 +11,7 @@ import { selectAssets } from './graph/selection.ts';
 import { DynamicPartitions, MultiPartitions } from './partitions/definitions.ts';
 import { loadStates, planRun, type Plan } from './planning/planner.ts';
 import { assessPartition, type PartitionHealth } from './planning/staleness.ts';
+import { isProcessAlive } from './process.ts';
 
 export interface RuntimeOptions {
   graph: AssetGraph;
@@ -51,9 +52,6 @@ export interface AssetHealth {
   stale: number;
 }
 
-function isProcessAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
 
 /** The kernel's front door: plan, launch, resume and cancel runs over one graph and event log. */
 export class Runtime {

@@ -4,12 +4,10 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, copyFile } fr
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
 import type { ObjectStore } from '../../core/ports.ts';
+import { isProcessAlive } from '../../core/process.ts';
 
 const TMP_DIR = '.tmp';
 
-function isProcessAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
 
 /**
  * The object store on a local filesystem. Writes go to a temp file in the same filesystem,

@@ -25,7 +25,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../../core/config/loader.ts';
 import { ErrorIds } from '../../core/errors.ts';
-import { issuesToProblems } from '../config-issues.ts';
+import { issuesToProblems } from '../../core/config/loader.ts';
 
 export const FIELD_TYPES = ['string', 'datetime', 'float', 'number', 'int', 'bool', 'object'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];

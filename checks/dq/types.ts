@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../../core/config/loader.ts';
-import { issuesToProblems } from '../config-issues.ts';
+import { issuesToProblems } from '../../core/config/loader.ts';
 import type { CanonicalBar } from '../../core/market-data.ts';
 
 /** Error ids of the DQ domain (`{DOMAIN}_{CATEGORY}_{CODE}`). */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { ZodType } from 'zod';
+import type { ZodError, ZodType } from 'zod';
 import { ErrorIds, OrreryError } from '../errors.ts';
 
 /**
@@ -124,6 +124,25 @@ function valueAt(doc: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
+/**
+ * zod issues → config problems. "Missing" is decided by looking the path up in the document:
+ * zod 4 issues carry no `input`, so a wrong type and an absent key look alike otherwise.
+ */
+export function issuesToProblems(error: ZodError, doc: unknown, file: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.join('.') || '(root)';
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) problems.push({ file, path: path === '(root)' ? k : `${path}.${k}`, errorId: ErrorIds.CONFIG_UNKNOWN, message: 'unknown key' });
+    } else if (issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(doc, issue.path) === undefined) {
+      problems.push({ file, path, errorId: ErrorIds.CONFIG_MISSING, message: 'required key is missing' });
+    } else {
+      problems.push({ file, path, errorId: ErrorIds.CONFIG_INVALID, message: issue.message });
+    }
+  }
+  return problems;
+}
+
 /** Validates one file's values with a strict zod schema, turning issues into config problems. */
 export function validateFile<T>(configs: LoadedConfigs, name: string, schema: ZodType<T>, problems: ConfigProblem[]): T | undefined {
   const file = join(configs.dir, 'base', `${name}.yaml`);
@@ -134,15 +153,6 @@ export function validateFile<T>(configs: LoadedConfigs, name: string, schema: Zo
   }
   const r = schema.safeParse(values);
   if (r.success) return r.data;
-  for (const issue of r.error.issues) {
-    const path = issue.path.join('.') || '(root)';
-    if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) problems.push({ file, path: path === '(root)' ? k : `${path}.${k}`, errorId: ErrorIds.CONFIG_UNKNOWN, message: 'unknown key' });
-    } else if (issue.code === 'invalid_type' && valueAt(values, issue.path) === undefined) {
-      problems.push({ file, path, errorId: ErrorIds.CONFIG_MISSING, message: 'required key is missing' });
-    } else {
-      problems.push({ file, path, errorId: ErrorIds.CONFIG_INVALID, message: issue.message });
-    }
-  }
+  problems.push(...issuesToProblems(r.error, values, file));
   return undefined;
 }

@@ -35,6 +35,11 @@ export function objectKeyFor(assetKey: string, partitionKey: string, extension: 
   return `assets/${assetKey}/${part}.${extension}`;
 }
 
+/** The IO manager an asset stores through: its own, or JSON in the object store. */
+export function ioOf(def: { io?: IOManager<any> }): IOManager<unknown> {
+  return (def.io as IOManager<unknown> | undefined) ?? jsonObjectIO();
+}
+
 /** The default IO manager: one JSON document per partition in the object store. */
 export function jsonObjectIO<T>(): IOManager<T> {
   const key = (ctx: IOContext) => objectKeyFor(ctx.assetKey, ctx.partitionKey, 'json');

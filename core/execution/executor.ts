@@ -2,7 +2,7 @@ import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
 import type { AssetDefinition, StepContext, UpstreamPartitions } from '../definitions/asset.ts';
 import { isBlocking } from '../definitions/checks.ts';
-import { jsonObjectIO, type IOManager } from '../definitions/io.ts';
+import { ioOf } from '../definitions/io.ts';
 import type { Resources } from '../definitions/resources.ts';
 import { ErrorIds, OrreryError, describeError } from '../errors.ts';
 import type { CheckResult, EventLog, JsonObject } from '../event-log/port.ts';
@@ -72,10 +72,6 @@ export class Executor {
 
   constructor(private readonly o: ExecutorOptions) {
     this.writer = new MaterializationWriter(o.eventLog);
-  }
-
-  ioFor(def: AssetDefinition): IOManager<unknown> {
-    return (def.io as IOManager<unknown> | undefined) ?? jsonObjectIO();
   }
 
   async execute(runId: string, steps: readonly PlannedStep[], runConfig: Record<string, unknown>, signal: AbortSignal, onProgress?: (p: ExecutionProgress) => void): Promise<ExecutionResult> {
@@ -252,7 +248,7 @@ export class Executor {
         throw new OrreryError(ErrorIds.STEP_FAILED, `Upstream ${e.from} is not materialized for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}; materialize it first (select +${assetKey}).`, { upstream: e.from, missing: missing.slice(0, 20) });
       }
       if (!e.input) continue;
-      const io = this.ioFor(up);
+      const io = ioOf(up);
       inputVersions[e.input] = inputFingerprint(keys, states);
       inputRefs[e.input] = keys.map((k) => ({ partitionKey: k, uri: io.uri({ assetKey: e.from, partitionKey: k, resources }) }));
       const load = (k: string) => io.read({ assetKey: e.from, partitionKey: k, resources });
@@ -277,7 +273,7 @@ export class Executor {
       },
     };
 
-    const io = this.ioFor(def);
+    const io = ioOf(def);
     const ioCtx = { assetKey, partitionKey, resources };
     let value: unknown;
     let metadata: JsonObject = {};
