@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -18,6 +19,8 @@ import { SubprocessLauncher } from './subprocess/launcher.ts';
 import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
 import { ensureBarsTable } from './clickhouse/bars-table.ts';
 import { openEmbeddedDwh, openHttpDwh } from './clickhouse/client.ts';
+import { PrometheusMetrics, serveMetrics } from './observability/prometheus.ts';
+import { providerEventObserver } from './observability/provider-events.ts';
 
 export interface InstanceOptions {
   /** Embedded state (`$ORRERY_HOME`, default `./.orrery`). */
@@ -40,6 +43,8 @@ export interface InstanceOptions {
   codeLocationModule?: string;
   concurrency?: number;
   pools?: Record<string, number>;
+  /** Serve Prometheus `/metrics` on this port while the instance is open (`ORRERY_METRICS_PORT`; 0 = any free port). */
+  metricsPort?: number;
 }
 
 export interface Instance {
@@ -51,6 +56,9 @@ export interface Instance {
   eventLog: EventLog;
   objectStore: FilesystemObjectStore;
   logger: Logger;
+  metrics: PrometheusMetrics;
+  /** Where `/metrics` is served, when it is. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -82,8 +90,9 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   // Retention of run events by policy (data_retention.yaml logs_days).
   await eventLog.pruneEvents(new Date(Date.now() - policies.retention.logs_days * 86_400_000));
 
-  const provider = marketDataFrom(policies);
-  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider };
+  const metrics = new PrometheusMetrics();
+  const provider = marketDataFrom(policies, { onEvent: providerEventObserver(metrics, logger) });
+  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider, metrics };
   const runtime = new Runtime({
     graph,
     eventLog,
@@ -94,9 +103,16 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
     pools: { gpu: 1, ...o.pools },
   });
   await runtime.loadDynamicPartitions();
+  const portSetting = o.metricsPort ?? (process.env.ORRERY_METRICS_PORT ? Number(process.env.ORRERY_METRICS_PORT) : undefined);
+  const served = portSetting === undefined ? undefined : await serveMetrics(metrics, { port: portSetting, host: process.env.ORRERY_METRICS_HOST });
   return {
-    home, resources, policies, location, runtime, eventLog, objectStore, logger,
+    home, resources, policies, location, runtime, eventLog, objectStore, logger, metrics, metricsUrl: served?.url,
     async close() {
+      await served?.close();
+      // The last figures of a one-shot command, for node_exporter's textfile collector.
+      const textfile = join(home, 'metrics.prom');
+      await writeFile(`${textfile}.${process.pid}.tmp`, await metrics.text());
+      await rename(`${textfile}.${process.pid}.tmp`, textfile);
       await eventLog.close();
       await dwh.close();
       await provider.close();

@@ -110,9 +110,17 @@ program
     const runs = await i.eventLog.listRuns({ limit: 10 });
     const orphaned = new Set((await i.runtime.orphanedRuns()).map((r) => r.runId));
     const runDocs = runs.map((r) => ({ run_id: r.runId, kind: r.kind, status: orphaned.has(r.runId) ? 'interrupted' : r.status, selection: r.request.selection, steps: r.stepsTotal, created_at: r.createdAt.toISOString(), resumed_from: r.resumedFrom }));
-    if (o.json) return out({ assets: health.map((h) => ({ asset: h.assetKey, ...h, assetKey: undefined })), runs: runDocs });
-    say('asset                     total  materialized  failed  missing  quarantined  stale');
-    for (const h of health) say(`${h.assetKey.padEnd(24)} ${String(h.total).padStart(6)} ${String(h.materialized).padStart(13)} ${String(h.failed).padStart(7)} ${String(h.missing).padStart(8)} ${String(h.quarantined).padStart(12)} ${String(h.stale).padStart(6)}`);
+    const checks = new Map(await Promise.all(health.map(async (h) => [h.assetKey, await i.eventLog.checkSummary(h.assetKey)] as const)));
+    const checkDocs = (key: string) => checks.get(key)!.map((c) => ({ check: c.checkName, severity: c.severity, passed: c.passed, failed: c.failed, last_failure: c.lastFailure && { partition: c.lastFailure.partitionKey, at: c.lastFailure.evaluatedAt.toISOString() } }));
+    if (o.json) return out({ assets: health.map((h) => ({ asset: h.assetKey, ...h, assetKey: undefined, checks: checkDocs(h.assetKey) })), runs: runDocs });
+    say('asset                     total  materialized  failed  missing  quarantined  stale  checks');
+    for (const h of health) {
+      const cs = checks.get(h.assetKey)!;
+      const failing = cs.filter((c) => c.failed > 0);
+      const verdict = cs.length === 0 ? '-' : failing.length === 0 ? `${cs.length} passing` : `${failing.length}/${cs.length} failing`;
+      say(`${h.assetKey.padEnd(24)} ${String(h.total).padStart(6)} ${String(h.materialized).padStart(13)} ${String(h.failed).padStart(7)} ${String(h.missing).padStart(8)} ${String(h.quarantined).padStart(12)} ${String(h.stale).padStart(6)}  ${verdict}`);
+      for (const c of failing) say(`    ✗ ${c.checkName} [${c.severity}] failing in ${c.failed} partition(s), latest ${c.lastFailure?.partitionKey ?? '?'}`);
+    }
     if (runDocs.length) say('\nrecent runs');
     for (const r of runDocs) say(`  ${r.run_id}  ${r.status.padEnd(11)} ${r.kind.padEnd(11)} ${r.selection}  (${r.steps} steps)`);
     if (orphaned.size) say(`\n${orphaned.size} interrupted run(s): resume with \`orrery materialize --resume\``);

@@ -123,6 +123,7 @@ export class Runtime {
       const d = describeError(e);
       await this.eventLog.endRun(runId, 'failed', { error_id: d.errorId, message: d.message });
       await this.eventLog.appendEvents([{ runId, type: 'RUN_FAILURE', payload: { error_id: d.errorId, message: d.message } }]);
+      this.o.resources.metrics?.inc('pipeline_runs_total', { status: 'failed', pipeline: options.kind ?? 'materialize' });
       throw e;
     } finally {
       clearInterval(beat);
@@ -131,6 +132,7 @@ export class Runtime {
     await this.eventLog.endRun(runId, result.status, error);
     const type = result.status === 'success' ? 'RUN_SUCCESS' : result.status === 'canceled' ? 'RUN_CANCELED' : 'RUN_FAILURE';
     await this.eventLog.appendEvents([{ runId, type, payload: { succeeded: result.succeeded, failed: result.failed, skipped: result.skipped } }]);
+    this.o.resources.metrics?.inc('pipeline_runs_total', { status: result.status, pipeline: options.kind ?? 'materialize' });
     return { ...result, runId, plan };
   }
 

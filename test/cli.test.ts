@@ -6,53 +6,54 @@ import { cliSandbox, orrery, REPO } from './support/cli.ts';
 /** One month, one timeframe: 4 partitions keep the CLI tests quick. */
 const SMALL = { 'pipeline_policy.yaml': 'timeframe_allowed:\n  value: ["1h"]\nhistory_start:\n  value: "2026-01"\nhistory_lookback_months:\n  value: 2\n' };
 
-function nothingWritten(home: string): void {
+async function nothingWritten(home: string): Promise<void> {
   const objects = join(home, 'objects', 'assets');
   expect(existsSync(objects) ? readdirSync(objects) : []).toEqual([]);
-  const status = orrery(['status', '--json'], { ...process.env, ORRERY_HOME: home, ORRERY_CONFIGS: join(home, '..', 'configs'), ORRERY_ENV: 'test' });
+  const status = (await orrery(['status', '--json'], { ...process.env, ORRERY_HOME: home, ORRERY_CONFIGS: join(home, '..', 'configs'), ORRERY_ENV: 'test' }));
   expect(JSON.parse(status.stdout).runs).toEqual([]);
 }
 
 describe('orrery CLI', () => {
-  it('materialize → status → partitions → export, with --json on stdout', () => {
+  it('materialize → status → partitions → export, with --json on stdout', async () => {
     const { env } = cliSandbox(SMALL);
-    const m = orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--json'], env);
+    const m = (await orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--json'], env));
     expect(m.code, m.stderr).toBe(0);
     expect(JSON.parse(m.stdout)).toMatchObject({ status: 'success', succeeded: 1 });
 
-    const st = JSON.parse(orrery(['status', '--json'], env).stdout);
+    const st = JSON.parse((await orrery(['status', '--json'], env)).stdout);
     expect(st.assets[0]).toMatchObject({ asset: 'canonical_bars', total: 8, materialized: 1, missing: 7 });
 
-    const p1 = JSON.parse(orrery(['partitions', 'canonical_bars', '--limit', '3', '--json'], env).stdout);
+    const p1 = JSON.parse((await orrery(['partitions', 'canonical_bars', '--limit', '3', '--json'], env)).stdout);
     expect(p1.partitions).toHaveLength(3);
-    const p2 = JSON.parse(orrery(['partitions', 'canonical_bars', '--limit', '10', '--after', p1.next_after, '--json'], env).stdout);
+    const p2 = JSON.parse((await orrery(['partitions', 'canonical_bars', '--limit', '10', '--after', p1.next_after, '--json'], env)).stdout);
     expect(p2.partitions).toHaveLength(5);
     expect(new Set([...p1.partitions, ...p2.partitions].map((x: { key: string }) => x.key)).size).toBe(8);
-    const onlyDone = JSON.parse(orrery(['partitions', 'canonical_bars', '--status', 'materialized', '--json'], env).stdout);
+    const onlyDone = JSON.parse((await orrery(['partitions', 'canonical_bars', '--status', 'materialized', '--json'], env)).stdout);
     expect(onlyDone.partitions.map((x: { key: string }) => x.key)).toEqual(['1h|XAUUSD|2026-02']);
 
-    const csv = orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--format', 'csv'], env);
+    const csv = (await orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--format', 'csv'], env));
     const lines = csv.stdout.trim().split('\n');
     expect(lines[0]).toBe('ts_utc,symbol,timeframe,open,high,low,close,volume,quality_flag,source_id,ingest_run_id');
     // February 2026: 20 weekdays × 24 hours, less nothing (no US market holiday in it).
     expect(lines).toHaveLength(1 + 20 * 24);
     expect(lines[1].startsWith('2026-02-02T00:00:00.000Z,XAUUSD,1h,')).toBe(true); // Feb 1 is a Sunday
-    const json = JSON.parse(orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--format', 'json'], env).stdout);
+    const json = JSON.parse((await orrery(['export', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--format', 'json'], env)).stdout);
     expect(json).toHaveLength(480);
 
-    const graph = JSON.parse(orrery(['graph', '--json'], env).stdout);
+    const graph = JSON.parse((await orrery(['graph', '--json'], env)).stdout);
     expect(graph.assets[0]).toMatchObject({ key: 'canonical_bars', partitions: { kind: 'multi' } });
   });
 
-  it('backfill --missing runs only what was never materialized, over a range', () => {
+  it('backfill --missing runs only what was never materialized, over a range', async () => {
     const { env } = cliSandbox(SMALL);
-    orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAGUSD|2026-01'], env);
-    const b = orrery(['backfill', '--select', 'canonical_bars', '--from', '2026-01', '--to', '2026-02', '--missing', '--json'], env);
+    const first = (await orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAGUSD|2026-01'], env));
+    expect(first.code, first.stderr).toBe(0);
+    const b = (await orrery(['backfill', '--select', 'canonical_bars', '--from', '2026-01', '--to', '2026-02', '--missing', '--json'], env));
     expect(b.code, b.stderr).toBe(0);
     expect(JSON.parse(b.stdout)).toMatchObject({ status: 'success', succeeded: 7, skipped_up_to_date: 1 });
   });
 
-  it('a month with too many missing bars is quarantined; a clean month is not', () => {
+  it('a month with too many missing bars is quarantined; a clean month is not', async () => {
     const { env, configs } = cliSandbox(SMALL);
     // A CSV source: January complete, February missing 60 consecutive weekday hours (> 5 %).
     const lines = ['ts_utc,symbol,timeframe,open,high,low,close,volume'];
@@ -65,13 +66,17 @@ describe('orrery CLI', () => {
     }
     writeFileSync(join(configs, 'bars.csv'), `${lines.join('\n')}\n`);
     writeFileSync(join(configs, 'envs', 'test', 'sources.yaml'), `providers:\n  value:\n    csv:\n      type: Csv\n      enabled: true\n      priority: 1\n      timeframes: ["1h"]\n      path: ${JSON.stringify(join(configs, 'bars.csv'))}\n`);
-    const m = orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-01', '1h|XAUUSD|2026-02', '--json'], env);
+    const m = (await orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-01', '1h|XAUUSD|2026-02', '--json'], env));
     expect(m.code, m.stderr).toBe(0);
-    const parts = JSON.parse(orrery(['partitions', 'canonical_bars', '--json'], env).stdout).partitions;
+    const parts = JSON.parse((await orrery(['partitions', 'canonical_bars', '--json'], env)).stdout).partitions;
     expect(parts.find((p: { key: string }) => p.key === '1h|XAUUSD|2026-01').status).toBe('materialized');
     expect(parts.find((p: { key: string }) => p.key === '1h|XAUUSD|2026-02').status).toBe('quarantined');
-    const st = JSON.parse(orrery(['status', '--json'], env).stdout);
+    const st = JSON.parse((await orrery(['status', '--json'], env)).stdout);
     expect(st.assets[0]).toMatchObject({ materialized: 1, quarantined: 1 });
+    // Check results show in status: every check was evaluated on both months.
+    expect(st.assets[0].checks.length).toBeGreaterThan(5);
+    for (const c of st.assets[0].checks) expect(c.passed + c.failed, c.check).toBe(2);
+    expect((await orrery(['status'], env)).stderr).toMatch(/canonical_bars .* \d+ passing|failing/);
   });
 
   describe('bad input exits non-zero with an error id and writes nothing', () => {
@@ -81,28 +86,28 @@ describe('orrery CLI', () => {
       ['timeframe outside its definition', ['materialize', '--select', 'canonical_bars', '--partition', '4h|XAUUSD|2026-01'], 'CORE_PART_UNKNOWN'],
       ['unknown run config key', ['materialize', '--select', 'canonical_bars', '--config', 'RUNCFG'], 'CORE_CONFIG_UNKNOWN'],
     ];
-    it.each(cases)('%s', (_name, args, errorId) => {
+    it.each(cases)('%s', async (_name, args, errorId) => {
       const { home, env, configs } = cliSandbox(SMALL);
       const runCfg = join(configs, 'run.yaml');
       writeFileSync(runCfg, 'canonical_bars:\n  source: synthetic\n  window: 3\n');
-      const r = orrery([...args, '--json'].map((a) => (a === 'RUNCFG' ? runCfg : a)), env);
+      const r = (await orrery([...args, '--json'].map((a) => (a === 'RUNCFG' ? runCfg : a)), env));
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(errorId);
       expect(JSON.parse(r.stdout).error_id).toBe(errorId);
-      nothingWritten(home);
+      await nothingWritten(home);
     });
 
-    it('a cycle in the code location', () => {
+    it('a cycle in the code location', async () => {
       const { home, env } = cliSandbox(SMALL);
-      const r = orrery(['status'], { ...env, ORRERY_CODE_LOCATION: join(REPO, 'test', 'fixtures', 'cycle-location.ts') });
+      const r = (await orrery(['status'], { ...env, ORRERY_CODE_LOCATION: join(REPO, 'test', 'fixtures', 'cycle-location.ts') }));
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/CORE_GRAPH_CYCLE: .*a → c → b → a|CORE_GRAPH_CYCLE: .*→.*→.*→/);
       expect(existsSync(join(home, 'objects', 'assets'))).toBe(false);
     });
 
-    it('an unknown key in a policy file', () => {
+    it('an unknown key in a policy file', async () => {
       const { home, env } = cliSandbox({ ...SMALL, 'data_retention.yaml': 'logs_dayz:\n  value: 3\n' });
-      const r = orrery(['materialize', '--select', 'canonical_bars'], env);
+      const r = (await orrery(['materialize', '--select', 'canonical_bars'], env));
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('CORE_CONFIG_UNKNOWN');
       expect(r.stderr).toContain('logs_dayz');

@@ -59,19 +59,19 @@ describe('policy configs', () => {
     expect(problemsOf(edited(edits))).toContainEqual(expected);
   });
 
-  it('lists every problem at once, and an overlay may not add keys', () => {
+  it('lists every problem at once, and an overlay may not add keys', async () => {
     const dir = edited({ core_policy: (d) => { delete d.z_exit; }, dd_policy: (d) => { d.k_halt.value = 1; } }, { stg: { 'retrain_policy.yaml': 'retrain_hook:\n  value: 1\n' } });
     const problems = problemsOf(dir, 'stg');
     expect(problems).toContainEqual({ id: 'CORE_CONFIG_MISSING', file: 'core_policy.yaml', path: 'z_exit' });
     expect(problems).toContainEqual({ id: 'CORE_CONFIG_UNKNOWN', file: 'retrain_policy.yaml', path: 'retrain_hook' });
   });
 
-  it('orrery validate-configs exits 0 with a summary, or 2 listing every problem', () => {
-    const ok = orrery(['validate-configs', join(REPO, 'configs')], process.env);
+  it('orrery validate-configs exits 0 with a summary, or 2 listing every problem', async () => {
+    const ok = (await orrery(['validate-configs', join(REPO, 'configs')], process.env));
     expect(ok.code).toBe(0);
     expect(ok.stderr).toMatch(/base\s+OK/);
     const dir = edited({ dd_policy: (d) => { d.k_flatten.value = 1; }, sources: (d) => { d.providers.value.twelvedata.api_key_ref = 'literal'; } });
-    const bad = orrery(['validate-configs', dir, '--json'], process.env);
+    const bad = (await orrery(['validate-configs', dir, '--json'], process.env));
     expect(bad.code).toBe(2);
     const doc = JSON.parse(bad.stdout);
     expect(doc.ok).toBe(false);

@@ -11,6 +11,7 @@ import type { ExpressionBuilder, Transaction } from 'kysely';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
 import { TERMINAL_RUN_STATUSES } from '../../core/event-log/port.ts';
 import type {
+  CheckSummary,
   CheckResult,
   CheckResultRecord,
   EventLog,
@@ -517,6 +518,32 @@ export class PostgresEventLog implements EventLog {
       .orderBy('check_name');
     if (partitionKey !== undefined) q = q.where('partition_key', '=', partitionKey);
     return q.execute();
+  }
+
+  async checkSummary(assetKey: string): Promise<CheckSummary[]> {
+    const rows = await this.db
+      .selectFrom('orrery_check_results')
+      .select((eb) => [
+        'check_name',
+        eb.fn.max('severity').as('severity'),
+        eb.cast<number>(eb.fn.count('partition_key').filterWhere('passed', '=', true), 'integer').as('passed'),
+        eb.cast<number>(eb.fn.count('partition_key').filterWhere('passed', '=', false), 'integer').as('failed'),
+      ])
+      .where('asset_key', '=', assetKey)
+      .groupBy('check_name')
+      .orderBy('check_name')
+      .execute();
+    const lastFailures = await this.db
+      .selectFrom('orrery_check_results')
+      .distinctOn('check_name')
+      .select(['check_name', 'partition_key', 'evaluated_at'])
+      .where('asset_key', '=', assetKey)
+      .where('passed', '=', false)
+      .orderBy('check_name')
+      .orderBy('evaluated_at', 'desc')
+      .execute();
+    const last = new Map(lastFailures.map((r) => [r.check_name, { partitionKey: r.partition_key, evaluatedAt: r.evaluated_at }]));
+    return rows.map((r) => ({ checkName: r.check_name, severity: r.severity as 'ERROR' | 'WARN', passed: r.passed, failed: r.failed, lastFailure: last.get(r.check_name) ?? null }));
   }
 
   // --- partition state --------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import type { Policies } from '../../assets/policies/index.ts';
 import type { MarketDataProvider } from '../../core/market-data.ts';
-import { ResilientProvider, resilienceOptionsFromPolicy, sourcesFromConfig } from './resilient.ts';
+import { ResilientProvider, resilienceOptionsFromPolicy, sourcesFromConfig, type ResilienceEvent } from './resilient.ts';
 import { SyntheticProvider } from './synthetic.ts';
 
 /** The synthetic source of `sources.yaml` (when enabled), for the pairs of `universe.yaml`. */
@@ -22,7 +22,7 @@ export function syntheticProviderFrom(p: Policies, id: string): SyntheticProvide
  * Every enabled source of `sources.yaml` behind one provider: priority failover and fail-back,
  * circuit breakers, rate limits and retries from `pipeline_policy.yaml`, conflicts by `diff_thresh`.
  */
-export function marketDataFrom(p: Policies): ResilientProvider {
+export function marketDataFrom(p: Policies, opts: { onEvent?: (e: ResilienceEvent) => void } = {}): ResilientProvider {
   const custom: Record<string, MarketDataProvider> = {};
   for (const [id, entry] of Object.entries(p.sources.providers)) {
     const syn = entry.type === 'Synthetic' ? syntheticProviderFrom(p, id) : undefined;
@@ -31,5 +31,6 @@ export function marketDataFrom(p: Policies): ResilientProvider {
   return new ResilientProvider({
     sources: sourcesFromConfig(p.sources.providers, { custom }, p.pipeline),
     ...resilienceOptionsFromPolicy({ ...p.pipeline, diff_thresh: p.sources.diff_thresh }),
+    onEvent: opts.onEvent,
   });
 }

@@ -3,13 +3,13 @@
  * request error that carries its retry classification, and one GET-JSON call with a timeout.
  *
  * Classification (seed 002 "リトライ: HTTP 429/5xx は最大 5 回" / "idempotent のみ再実行"):
- *   - 429                       → DATA_HTTP_RATELIMIT, retryable (Retry-After honoured by the retry layer)
- *   - 5xx                       → DATA_HTTP_SERVER,    retryable
- *   - timeout (socket held)     → DATA_HTTP_TIMEOUT,   retryable
- *   - connection failure        → DATA_HTTP_NETWORK,   retryable
+ *   - 429                       → DATA_API_RATELIMIT, retryable (Retry-After honoured by the retry layer)
+ *   - 5xx                       → DATA_API_SERVER,    retryable
+ *   - timeout (socket held)     → DATA_API_TIMEOUT,   retryable
+ *   - connection failure        → DATA_API_NETWORK,   retryable
  *   - body that is not the documented JSON (truncated / garbled) → DATA_PAYLOAD_INVALID, retryable
  *     (a GET is idempotent and a cut-off body is a transient fault of the source)
- *   - any other 4xx             → DATA_HTTP_CLIENT, NEVER retried (the request or the key is wrong)
+ *   - any other 4xx             → DATA_API_CLIENT, NEVER retried (the request or the key is wrong)
  * Every request here is a GET, so every retry is idempotent.
  */
 import { OrreryError } from '../../core/errors.ts';
@@ -17,11 +17,11 @@ import { MarketDataErrorIds } from '../../core/market-data.ts';
 
 /** Error ids of the provider adapters (`{DOMAIN}_{CATEGORY}_{CODE}`). */
 export const ProviderErrorIds = {
-  HTTP_RATE_LIMIT: 'DATA_HTTP_RATELIMIT',
-  HTTP_SERVER: 'DATA_HTTP_SERVER',
-  HTTP_CLIENT: 'DATA_HTTP_CLIENT',
-  HTTP_TIMEOUT: 'DATA_HTTP_TIMEOUT',
-  HTTP_NETWORK: 'DATA_HTTP_NETWORK',
+  HTTP_RATE_LIMIT: 'DATA_API_RATELIMIT',
+  HTTP_SERVER: 'DATA_API_SERVER',
+  HTTP_CLIENT: 'DATA_API_CLIENT',
+  HTTP_TIMEOUT: 'DATA_API_TIMEOUT',
+  HTTP_NETWORK: 'DATA_API_NETWORK',
   PAYLOAD_INVALID: 'DATA_PAYLOAD_INVALID',
   SECRET_UNRESOLVED: 'DATA_SECRET_UNRESOLVED',
   CSV_SCHEMA: 'DATA_CSV_SCHEMA',

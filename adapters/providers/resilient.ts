@@ -293,6 +293,8 @@ export type SourceRegistration = {
 };
 
 export type ResilienceEvent =
+  | { type: 'request'; source: string; symbol: string; timeframe: string; latencyMs: number; ok: boolean; errorId?: string }
+  | { type: 'dedupe'; symbol: string; timeframe: string; dropped: number }
   | { type: 'retry'; source: string; timeframe: string; retry: number; delayMs: number; errorId: string; message: string }
   | { type: 'breaker'; source: string; timeframe: string; from: BreakerState; to: BreakerState }
   | { type: 'failover'; symbol: string; timeframe: string; from: string; to: string | null; reason: string }
@@ -497,12 +499,16 @@ export class ResilientProvider implements MarketDataProvider {
         throw new SourceUnavailable(src.id, attempt === 0 ? `circuit ${breaker.state()} for ${req.timeframe}` : `circuit opened after ${attempt} failed attempt(s)`, last);
       }
       this.counters.requests_total[src.id] = (this.counters.requests_total[src.id] ?? 0) + 1;
+      let started = 0;
       try {
-        const run = () => this.withTimeout(src, src.provider.fetchTimeSeries(req));
+        // latency is the source's answer time, not the wait for the rate limiter
+        const run = () => ((started = performance.now()), this.withTimeout(src, src.provider.fetchTimeSeries(req)));
         const bars = src.limiter ? await src.limiter.schedule(run) : await run();
         breaker.onSuccess();
+        this.onEvent({ type: 'request', source: src.id, symbol: req.symbol, timeframe: req.timeframe, latencyMs: performance.now() - started, ok: true });
         return bars;
       } catch (e) {
+        if (started) this.onEvent({ type: 'request', source: src.id, symbol: req.symbol, timeframe: req.timeframe, latencyMs: performance.now() - started, ok: false, errorId: describe(e).errorId });
         if (e instanceof Bottleneck.BottleneckError) {
           // the limiter was stopped (close()): not the source's fault, and not worth a retry
           breaker.release();
@@ -609,6 +615,7 @@ export class ResilientProvider implements MarketDataProvider {
     }
     const deduped = dedupeLatestWins(out, { key: 'canonical' });
     this.counters.data_dedupe_drops_total += deduped.dropped;
+    if (deduped.dropped) this.onEvent({ type: 'dedupe', symbol: req.symbol, timeframe: req.timeframe, dropped: deduped.dropped });
     return { bars: deduped.bars.slice(0, cap === Number.POSITIVE_INFINITY ? undefined : cap), servedBy };
   }
 

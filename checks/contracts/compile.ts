@@ -58,9 +58,13 @@ const EXPLICIT_OFFSET = /T.*(Z|[+-]\d{2}(:?\d{2})?)$/i;
 type Lookup = { present: false } | { present: true; value: unknown };
 
 /** `row[a][b]…` for a dotted name; absent when any step is missing or not a mapping. */
+const PATHS = new Map<string, string[]>();
+
 export function getField(row: unknown, name: string): Lookup {
+  let path = PATHS.get(name);
+  if (!path) PATHS.set(name, (path = name.split('.')));
   let cur: unknown = row;
-  for (const part of name.split('.')) {
+  for (const part of path) {
     if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !Object.prototype.hasOwnProperty.call(cur, part)) return { present: false };
     cur = (cur as Record<string, unknown>)[part];
   }
@@ -71,10 +75,17 @@ const isNull = (v: unknown) => v === null || v === undefined;
 
 interface DateValue { ms: number; offset: number | null }
 
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
+
 function parseDate(v: unknown, tz: string | undefined, coerce: boolean): DateValue | null {
   if (v instanceof Date) return Number.isFinite(v.getTime()) ? { ms: v.getTime(), offset: null } : null;
   if (typeof v === 'number') return coerce && Number.isFinite(v) ? { ms: v, offset: null } : null;
   if (typeof v !== 'string') return null;
+  // The canonical form (`2024-03-01T05:00:00.000Z`) needs no zone rules: the fast path for bars.
+  if (CANONICAL_UTC.test(v)) {
+    const ms = Date.parse(v);
+    if (Number.isFinite(ms) && new Date(ms).toISOString().slice(0, v.length - 1) === v.slice(0, -1)) return { ms, offset: 0 };
+  }
   if (EXPLICIT_OFFSET.test(v)) {
     const d = DateTime.fromISO(v, { setZone: true });
     return d.isValid ? { ms: d.toMillis(), offset: d.offset } : null;

@@ -28,7 +28,7 @@
  *     jump bar in the second.
  */
 import type { DqThresholds } from './types.ts';
-import { clippedScale } from './stats.ts';
+import { SortedWindow, clippedScaleSorted } from './stats.ts';
 
 export interface OutlierStat {
   /** r(n) and the return from the last kept bar. */
@@ -55,13 +55,18 @@ export function detectOutliers(
   const stats = new Array<OutlierStat | null>(n).fill(null);
   const ret = (m: number) => Math.log(closes[m] / closes[m - 1]);
   let lastKept = start - 1; // lookback bars are trusted
+  // The trailing returns r(lo) … r(i−1), kept sorted as the window slides.
+  const window = new SortedWindow(p.outlier_window_bars);
+  let wLo = 1;
+  let wHi = 1;
   for (let i = Math.max(start, 0); i < n; i++) {
     if (i === 0) { lastKept = 0; continue; }
     const lo = Math.max(1, i - p.outlier_window_bars);
     if (i - lo < p.dq_min_periods) { lastKept = i; continue; }
-    const window: number[] = [];
-    for (let m = lo; m < i; m++) window.push(ret(m));
-    const s = clippedScale(window, p.outlier_sigma);
+    if (lo >= wHi) { window.clear(); wLo = wHi = lo; }
+    for (; wHi < i; wHi++) window.insert(ret(wHi));
+    for (; wLo < lo; wLo++) window.remove(ret(wLo));
+    const s = clippedScaleSorted(window.sorted(), p.outlier_sigma);
     if (!s) { lastKept = i; continue; }
     const r = ret(i);
     const rk = Math.log(closes[i] / closes[lastKept]);

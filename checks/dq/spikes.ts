@@ -10,7 +10,7 @@
  * flagged, never removed.
  */
 import type { DqThresholds } from './types.ts';
-import { median } from './stats.ts';
+import { SortedWindow } from './stats.ts';
 
 export function detectSpikes(
   closes: readonly number[],
@@ -20,12 +20,17 @@ export function detectSpikes(
   const n = closes.length;
   const spike = new Array<boolean>(n).fill(false);
   const d = (m: number) => Math.abs(closes[m] - closes[m - 1]);
+  // The trailing differences d(lo) … d(i−1), kept sorted as the window slides.
+  const window = new SortedWindow(p.dq_spike_window_bars);
+  let wLo = 1;
+  let wHi = 1;
   for (let i = Math.max(start, 1); i < n; i++) {
     const lo = Math.max(1, i - p.dq_spike_window_bars);
     if (i - lo < p.dq_min_periods) continue;
-    const window: number[] = [];
-    for (let m = lo; m < i; m++) window.push(d(m));
-    const med = median(window);
+    if (lo >= wHi) { window.clear(); wLo = wHi = lo; }
+    for (; wHi < i; wHi++) window.insert(d(wHi));
+    for (; wLo < lo; wLo++) window.remove(d(wLo));
+    const med = window.median();
     if (med > 0 && d(i) > p.dq_spike_k * med) spike[i] = true;
   }
   return spike;

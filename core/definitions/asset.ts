@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
-import type { JsonObject } from '../event-log/port.ts';
+import type { JsonObject, PartitionStatus } from '../event-log/port.ts';
 import type { PartitionMapping } from '../partitions/mappings.ts';
 import type { PartitionsDefinition } from '../partitions/definitions.ts';
 import type { IOManager } from './io.ts';
@@ -65,6 +65,11 @@ export interface StepContext<TConfig> {
   resources: Resources;
   signal: AbortSignal;
   progress(done: number, total: number, message?: string): void;
+  /**
+   * This partition's state before the step (undefined when never materialized), and a reader of
+   * the value last stored for it — what an incremental asset extends instead of recomputing.
+   */
+  previous?: { status: PartitionStatus; metadata: JsonObject; load(): Promise<unknown> };
 }
 
 export interface AssetResult<T> {

@@ -144,6 +144,16 @@ export interface CheckResultRecord extends CheckResult {
   evaluatedAt: Date;
 }
 
+/** The latest results of one check over all partitions of an asset. */
+export interface CheckSummary {
+  checkName: string;
+  severity: 'ERROR' | 'WARN';
+  passed: number;
+  failed: number;
+  /** The most recently evaluated failing partition, if any. */
+  lastFailure: { partitionKey: string; evaluatedAt: Date } | null;
+}
+
 export interface RunFilter {
   statuses?: RunStatus[];
   /** Runs created before this run id's creation (keyset pagination, newest first). */
@@ -187,6 +197,8 @@ export interface EventLog {
 
   recordCheckResults(results: CheckResult[]): Promise<void>;
   latestCheckResults(assetKey: string, partitionKey?: string): Promise<CheckResultRecord[]>;
+  /** Per check of an asset: how many partitions' latest results pass and fail. */
+  checkSummary(assetKey: string): Promise<CheckSummary[]>;
 
   /** Current state of every partition of an asset (for planning and status). */
   partitionStates(assetKey: string): Promise<Map<string, PartitionState>>;

@@ -11,6 +11,7 @@ import { MultiPartitions, NO_PARTITION } from '../partitions/definitions.ts';
 import { TimeWindowPartitions } from '../partitions/time-window.ts';
 import type { PlannedStep } from '../planning/planner.ts';
 import { inputFingerprint } from '../planning/staleness.ts';
+import { noMetrics } from '../metrics.ts';
 import { MaterializationWriter } from './batch-writer.ts';
 import { Pools } from './pools.ts';
 import type { StepLauncher } from './step-protocol.ts';
@@ -175,6 +176,12 @@ export class Executor {
     const { assetKey, partitionKey } = step;
     const log = this.o.logger.child({ runId, assetKey, partitionKey });
     const policy = def.retry;
+    const metrics = this.o.resources.metrics ?? noMetrics;
+    const started = performance.now();
+    const timed = <T extends { ok: boolean; excluded?: boolean }>(outcome: T): T => {
+      metrics.observe('step_duration_seconds', { asset: assetKey, outcome: outcome.ok ? 'success' : outcome.excluded ? 'excluded' : 'failure' }, (performance.now() - started) / 1000);
+      return outcome;
+    };
     let attempt = 0;
     try {
       await pRetry(async () => {
@@ -203,7 +210,7 @@ export class Executor {
         // No signal here: p-retry would reject on abort even after a durable success.
         // Attempts check the signal themselves before starting and before writing.
       });
-      return { ok: true };
+      return timed({ ok: true });
     } catch (e) {
       const cause = e instanceof AbortError ? (e as AbortError & { originalError?: unknown }).originalError ?? e : e;
       const d = describeError(cause);
@@ -215,11 +222,11 @@ export class Executor {
         log.warn({ errorId: cause.errorId }, cause.message);
         await eventLog.stepEnded(runId, assetKey, partitionKey, 'skipped');
         await eventLog.appendEvents([{ runId, type: 'STEP_SKIPPED', assetKey, partitionKey, payload: { reason: cause.message, error_id: cause.errorId } }]);
-        return { ok: false, errorId: cause.errorId, message: cause.message, excluded: true };
+        return timed({ ok: false, errorId: cause.errorId, message: cause.message, excluded: true });
       }
       log.error({ errorId: d.errorId, attempt }, d.message);
       await eventLog.recordStepFailure(runId, assetKey, partitionKey, attempt, { error_id: d.errorId, message: d.message, details: d.details as JsonObject });
-      return { ok: false, errorId: d.errorId, message: d.message };
+      return timed({ ok: false, errorId: d.errorId, message: d.message });
     }
   }
 
@@ -262,9 +269,13 @@ export class Executor {
 
     const config = this.configFor(def, runConfig);
     const seed = stepSeed(assetKey, partitionKey);
+    const before = (await eventLog.partitionStatesFor(assetKey, [partitionKey])).get(partitionKey);
+    const previous = before?.dataVersion
+      ? { status: before.status, metadata: before.metadata, load: () => ioOf(def).read({ assetKey, partitionKey, resources }) }
+      : undefined;
     let lastProgress = 0;
     const ctx: StepContext<unknown> = {
-      runId, assetKey, partitionKey, dimensions, window, config, seed, log, resources, signal,
+      runId, assetKey, partitionKey, dimensions, window, config, seed, log, resources, signal, previous,
       progress: (done, total, message) => {
         const now = Date.now();
         if (now - lastProgress < 1000 && done < total) return;
@@ -316,6 +327,7 @@ export class Executor {
     }
     if (stepChecks.length) {
       await eventLog.recordCheckResults(stepChecks); // also appends a CHECK_EVALUATION event per result
+      for (const c of stepChecks) if (!c.passed) resources.metrics?.inc('dq_fail_total', { asset: assetKey, check: c.checkName });
     }
     const blockingFailures = stepChecks.filter((c) => !c.passed && (def.checks.find((k) => k.name === c.checkName) ? isBlocking(def.checks.find((k) => k.name === c.checkName)!) : c.severity === 'ERROR'));
     if (blockingFailures.length) {
@@ -335,7 +347,10 @@ export class Executor {
       metadata: { ...written.metadata, ...metadata },
       quarantine,
     });
-    if (quarantine) log.warn({ errorId: ErrorIds.QUARANTINED, quarantine }, `quarantined ${assetKey} ${partitionKey}`);
+    if (quarantine) {
+      resources.metrics?.inc('dq_fail_total', { asset: assetKey, check: 'quarantine' });
+      log.warn({ errorId: ErrorIds.QUARANTINED, quarantine }, `quarantined ${assetKey} ${partitionKey}`);
+    }
   }
 
   private configFor(def: AssetDefinition, runConfig: Record<string, unknown>): unknown {

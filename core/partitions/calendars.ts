@@ -64,6 +64,8 @@ function minutesOf(hhmm: string): number {
 }
 
 /** `minutes` after the local midnight of `day` on the wall clock (not elapsed time, which differs on DST days). */
+const DAY_MS = 86_400_000;
+
 function atLocal(day: DateTime, minutes: number): DateTime {
   const m = minutes % (24 * 60);
   return day.plus({ days: Math.floor(minutes / (24 * 60)) }).set({ hour: Math.floor(m / 60), minute: m % 60 });
@@ -77,6 +79,7 @@ export class SessionCalendar implements Calendar {
   readonly name: string;
   private readonly sessions: Array<{ start: number; end: number }>;
   private readonly holidayCache = new Map<number, ReadonlySet<string>>();
+  private readonly dayCache = new Map<number, ReadonlyArray<readonly [number, number]>>();
 
   constructor(private readonly options: { sessions: readonly Session[]; timezone?: string; holidaysCalendar?: string; extraHolidays?: readonly string[] }) {
     if (options.sessions.length === 0) throw new OrreryError(ErrorIds.CONFIG_INVALID, 'trading_hours.sessions needs at least one session.', {});
@@ -103,16 +106,34 @@ export class SessionCalendar implements Calendar {
   }
 
   isOpen(startMs: number, endMs: number): boolean {
+    for (let d = Math.floor(startMs / DAY_MS); d * DAY_MS < endMs; d++) {
+      for (const [open, close] of this.sessionsTouching(d)) if (open < endMs && close > startMs) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The session intervals (UTC ms) that overlap UTC day `utcDay`, computed once per day: luxon
+   * resolves the zone and DST there, and every bar of the day then costs a few comparisons.
+   */
+  private sessionsTouching(utcDay: number): ReadonlyArray<readonly [number, number]> {
+    let found = this.dayCache.get(utcDay);
+    if (found) return found;
+    const from = utcDay * DAY_MS;
+    const to = from + DAY_MS;
     const zone = this.options.timezone ?? 'UTC';
-    // A session that started the day before may still be running at startMs.
-    for (let day = DateTime.fromMillis(startMs, { zone }).startOf('day').minus({ days: 1 }); day.toMillis() < endMs; day = day.plus({ days: 1 })) {
+    const list: Array<readonly [number, number]> = [];
+    // A session that started the local day before may still be running.
+    for (let day = DateTime.fromMillis(from, { zone }).startOf('day').minus({ days: 1 }); day.toMillis() < to; day = day.plus({ days: 1 })) {
       if (!this.isTradingDay(day)) continue;
       for (const s of this.sessions) {
         const open = atLocal(day, s.start).toMillis();
         const close = atLocal(day, s.end).toMillis();
-        if (open < endMs && close > startMs) return true;
+        if (open < to && close > from) list.push([open, close]);
       }
     }
-    return false;
+    if (this.dayCache.size >= 100_000) this.dayCache.clear(); // bounded for long-lived servers
+    this.dayCache.set(utcDay, list);
+    return list;
   }
 }

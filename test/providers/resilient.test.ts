@@ -235,12 +235,12 @@ describe('ResilientProvider over fake HTTP sources', () => {
     const { p, delays } = make({ withSecondary: true });
     primary.faults.push({ kind: 'status', status: 400, message: 'bad request' });
     const e = await caught(p.fetchTimeSeries(DAY_REQ));
-    expect(e.errorId).toBe('DATA_HTTP_CLIENT');
+    expect(e.errorId).toBe('DATA_API_CLIENT');
     expect(primary.requests).toHaveLength(1);
     expect(secondary.requests).toHaveLength(0);
     expect(delays).toEqual([]);
     primary.faults.push({ kind: 'error-body', code: 404, message: '**symbol** not found' });
-    expect((await caught(p.fetchTimeSeries(DAY_REQ))).errorId).toBe('DATA_HTTP_CLIENT');
+    expect((await caught(p.fetchTimeSeries(DAY_REQ))).errorId).toBe('DATA_API_CLIENT');
     expect(primary.requests).toHaveLength(2);
     expect(p.breakerState('twelvedata', '1h').state).toBe('closed');
   });

@@ -102,9 +102,9 @@ describe('TwelveData mapping helpers', () => {
         return e as OrreryError & { retryable: boolean };
       }
     })();
-    expect(e429?.errorId).toBe('DATA_HTTP_RATELIMIT');
+    expect(e429?.errorId).toBe('DATA_API_RATELIMIT');
     expect(e429?.retryable).toBe(true);
-    expect(() => parseTimeSeriesResponse({ code: 401, message: 'bad key', status: 'error' }, ctx)).toThrow(expect.objectContaining({ errorId: 'DATA_HTTP_CLIENT', retryable: false }));
+    expect(() => parseTimeSeriesResponse({ code: 401, message: 'bad key', status: 'error' }, ctx)).toThrow(expect.objectContaining({ errorId: 'DATA_API_CLIENT', retryable: false }));
     expect(() => parseTimeSeriesResponse({ status: 'ok', values: [{ datetime: '2024-03-01 05:00:00', open: 'x', high: '1', low: '1', close: '1' }] }, ctx)).toThrow(
       expect.objectContaining({ errorId: 'DATA_PAYLOAD_INVALID' }),
     );
@@ -223,22 +223,22 @@ describe('TwelveDataProvider against a fake TwelveData server', () => {
     const req = { symbol: 'XAUUSD', timeframe: '1h', start: new Date('2024-03-01T00:00:00Z'), end: new Date('2024-03-01T03:00:00Z'), ingestRunId: 'r' };
     server.faults.push({ kind: 'status', status: 500 });
     const e500 = await caught(p.fetchTimeSeries(req));
-    expect(e500.errorId).toBe('DATA_HTTP_SERVER');
+    expect(e500.errorId).toBe('DATA_API_SERVER');
     expect(e500.message).not.toContain('test-key');
     expect(JSON.stringify(e500.details)).toContain('apikey=***');
     server.faults.push({ kind: 'status', status: 429, retryAfter: '3' });
     const e429 = (await caught(p.fetchTimeSeries(req))) as OrreryError & { retryAfterMs?: number };
-    expect(e429.errorId).toBe('DATA_HTTP_RATELIMIT');
+    expect(e429.errorId).toBe('DATA_API_RATELIMIT');
     expect(e429.retryAfterMs).toBe(3000);
     server.faults.push({ kind: 'malformed' });
     expect((await caught(p.fetchTimeSeries(req))).errorId).toBe('DATA_PAYLOAD_INVALID');
     server.faults.push({ kind: 'hold' });
-    expect((await caught(provider(server, { timeoutMs: 150 }).fetchTimeSeries(req))).errorId).toBe('DATA_HTTP_TIMEOUT');
+    expect((await caught(provider(server, { timeoutMs: 150 }).fetchTimeSeries(req))).errorId).toBe('DATA_API_TIMEOUT');
     server.faults.push({ kind: 'error-body', code: 400, message: '**symbol** not found' });
-    expect((await caught(p.fetchTimeSeries(req))).errorId).toBe('DATA_HTTP_CLIENT');
+    expect((await caught(p.fetchTimeSeries(req))).errorId).toBe('DATA_API_CLIENT');
     const wrongKey = new TwelveDataProvider({ baseUrl: server.url, secrets: new SecretResolver({ env: { TWELVEDATA_API_KEY: 'nope' } }) });
     const e401 = await caught(wrongKey.fetchTimeSeries(req));
-    expect(e401.errorId).toBe('DATA_HTTP_CLIENT');
+    expect(e401.errorId).toBe('DATA_API_CLIENT');
     expect(e401.message).not.toContain('nope');
   });
 

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,9 +20,21 @@ export function cliSandbox(overlay?: Record<string, string>): { home: string; co
   return { home: join(dir, 'home'), configs, env };
 }
 
-export function orrery(args: string[], env: NodeJS.ProcessEnv): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [ORRERY, ...args], { env, cwd: REPO, encoding: 'utf8', timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** Runs the CLI without blocking the test worker (a blocked worker misses vitest's RPC deadlines). */
+export function orrery(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ORRERY, ...args], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 400_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 export function orreryChild(args: string[], env: NodeJS.ProcessEnv) {
