@@ -17,6 +17,7 @@ import { openPgEventLog, openPgliteEventLog } from './postgres/event-log.ts';
 import { marketDataFrom } from './providers/from-policies.ts';
 import { SubprocessLauncher } from './subprocess/launcher.ts';
 import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
+import { clickhouseFeaturesIO, ensureFeaturesTable } from './clickhouse/features-io.ts';
 import { ensureBarsTable } from './clickhouse/bars-table.ts';
 import { openEmbeddedDwh, openHttpDwh } from './clickhouse/client.ts';
 import { PrometheusMetrics, serveMetrics } from './observability/prometheus.ts';
@@ -75,7 +76,8 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   const clickhouseUrl = o.clickhouseUrl ?? process.env.CLICKHOUSE_URL;
   const dwh = clickhouseUrl ? await openHttpDwh(clickhouseUrl) : await openEmbeddedDwh(join(home, 'dwh'));
   await ensureBarsTable(dwh, { retentionMonths: policies.retention.canonical_months, graceDays: policies.retention.grace_days });
-  const location = codeLocation(policies, { bars: clickhouseBarsIO() });
+  await ensureFeaturesTable(dwh, { retentionMonths: policies.retention.features_snapshot_months });
+  const location = codeLocation(policies, { bars: clickhouseBarsIO(), features: clickhouseFeaturesIO() });
   const modulePath = o.codeLocationModule ?? process.env.ORRERY_CODE_LOCATION;
   const fromModule = modulePath ? ((await import(pathToFileURL(resolve(modulePath)).href)).default as InstanceOptions['assets']) : undefined;
   const pick = o.assets ?? fromModule;

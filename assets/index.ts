@@ -2,6 +2,8 @@ import type { AssetDefinition } from '../core/definitions/asset.ts';
 import type { IOManager } from '../core/definitions/io.ts';
 import type { CanonicalBar } from '../core/market-data.ts';
 import { canonicalBarsAsset } from './canonical_bars/asset.ts';
+import { pairFeaturesAsset, type PairFeatures } from './features/asset.ts';
+import { pairLabelsAsset, type PairLabels } from './labels/asset.ts';
 import { pipelinePartitions, type PipelinePartitions } from './canonical_bars/partitions.ts';
 import type { Policies } from './policies/index.ts';
 
@@ -13,10 +15,15 @@ export interface CodeLocation {
 /** Where the library's tables live; the entry point picks the adapters (ClickHouse in practice). */
 export interface LibraryStorage {
   bars?: IOManager<CanonicalBar[]>;
+  features?: IOManager<PairFeatures>;
+  labels?: IOManager<PairLabels>;
 }
 
 /** The pair-trading asset library, built from the validated policies. */
 export function codeLocation(policies: Policies, storage: LibraryStorage = {}): CodeLocation {
   const partitions = pipelinePartitions(policies);
-  return { partitions, assets: [canonicalBarsAsset(policies, partitions, storage.bars)] };
+  const bars = canonicalBarsAsset(policies, partitions, storage.bars);
+  const features = pairFeaturesAsset(policies, partitions, bars, storage.features);
+  const labels = pairLabelsAsset(policies, partitions, features, storage.labels);
+  return { partitions, assets: [bars, features, labels] };
 }
