@@ -206,6 +206,23 @@ program
     const outcome = await runWithProgress(i, 'materialize', (h) => i.runtime.launch({ selection, partitions: { kind: 'keys', keys: [...keys] }, skipUpToDate: true }, h));
     report(outcome, false);
     for (const h of await i.runtime.health()) say(`  ${h.assetKey}: ${h.materialized}/${h.total} materialized, ${h.failed} failed, ${h.stale} stale`);
+    if (i.runtime.graph.assets.has('labels')) {
+      // What the labels hold per pair: the training material of the models.
+      const perPair = new Map<string, { ai1: number; ai1Pos: number; ai2: number; ai2Pos: number }>();
+      for (const [key, st] of await i.eventLog.partitionStates('labels')) {
+        if (!key.startsWith(`${tf}|`) || st.status !== 'materialized') continue;
+        const m = st.metadata as { ai1_events?: number; ai1_positive_rate?: number | null; ai2_labelled?: number; ai2_positive_rate?: number | null };
+        const p = perPair.get(key.split('|')[1]) ?? { ai1: 0, ai1Pos: 0, ai2: 0, ai2Pos: 0 };
+        p.ai1 += m.ai1_events ?? 0;
+        p.ai1Pos += (m.ai1_events ?? 0) * (m.ai1_positive_rate ?? 0);
+        p.ai2 += m.ai2_labelled ?? 0;
+        p.ai2Pos += (m.ai2_labelled ?? 0) * (m.ai2_positive_rate ?? 0);
+        perPair.set(key.split('|')[1], p);
+      }
+      for (const [pair, p] of perPair) {
+        say(`  ${pair}: ${p.ai1} AI1 events (${p.ai1 ? ((100 * p.ai1Pos) / p.ai1).toFixed(1) : '-'} % revert), ${p.ai2} AI2 labels (${p.ai2 ? ((100 * p.ai2Pos) / p.ai2).toFixed(1) : '-'} % risk)`);
+      }
+    }
   }));
 
 program.hook('preAction', () => {
