@@ -9,3 +9,4 @@ export { exportOnnx, ONNX_INPUT, ONNX_OUTPUT_LABEL, ONNX_OUTPUT_PROBABILITIES, t
 export { applyIsotonic, fitIsotonic, isotonicFromJSON, isotonicToJSON, isotonicValue, type IsotonicCalibrator } from './calibration.ts';
 export { averagePrecision, brierScore, expectedCalibrationError, f1Score, logLoss, rocAuc, type F1Average } from './metrics.ts';
 export { MODEL_INVALID } from './errors.ts';
+export { daysToBars, expandingWalkForward, purgedKFold, SEED_CV, type LabelSpan, type PurgedKFoldOptions, type Split, type WalkForwardOptions } from './cv.ts';
