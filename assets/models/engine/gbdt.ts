@@ -10,6 +10,7 @@ import { invalid } from './errors.ts';
 import { toDense, toFloat32, type DenseMatrix, type FeatureMatrix } from './matrix.ts';
 import { logLoss } from './metrics.ts';
 import { leafValue, sigmoid, type GbdtModel, type Tree, type TreeNode } from './model.ts';
+import { VarianceWatchdog, type WatchdogOptions } from './watchdog.ts';
 
 export interface GbdtParams {
   /** Maximum boosting rounds (trees). */
@@ -50,6 +51,8 @@ export interface TrainOptions {
   validation?: LabelledData;
   /** Column names, in feature order; default f0, f1, … */
   featureNames?: string[];
+  /** Stop on variance collapse of the validation predictions (seed 004 §7.1); needs `validation`. */
+  watchdog?: WatchdogOptions;
 }
 
 export interface TrainResult {
@@ -57,9 +60,9 @@ export interface TrainResult {
   model: GbdtModel;
   /** Number of trees kept. */
   bestIteration: number;
-  stopReason: 'num_rounds' | 'early_stopping' | 'no_split';
+  stopReason: 'num_rounds' | 'early_stopping' | 'no_split' | 'variance_collapse';
   /** (Weighted) logloss after each trained round; valid is null without a validation set. */
-  history: { train: number[]; valid: number[] | null };
+  history: { train: number[]; valid: number[] | null; stdRatio?: number[] };
 }
 
 type ResolvedParams = Required<GbdtParams>;
@@ -404,6 +407,8 @@ export function trainGbdt(train: LabelledData, params: GbdtParams, options: Trai
   const history: TrainResult['history'] = { train: [], valid: valid ? [] : null };
   let best = { round: 0, loss: Infinity };
   let stopReason: TrainResult['stopReason'] = 'num_rounds';
+  const watchdog = valid && options.watchdog ? new VarianceWatchdog(valid.labels, options.watchdog) : undefined;
+  if (watchdog) history.stdRatio = watchdog.history;
   for (let round = 1; round <= p.numRounds; round++) {
     const trainProbs = probabilities(trainSums, baseScore);
     for (let i = 0; i < n; i++) {
@@ -422,6 +427,11 @@ export function trainGbdt(train: LabelledData, params: GbdtParams, options: Trai
       addTree(tree, valid, validSums);
       const loss = logLoss(valid.labels, probabilities(validSums, baseScore), valid.weights);
       history.valid!.push(loss);
+      if (watchdog?.observe(probabilities(validSums, baseScore))) {
+        stopReason = 'variance_collapse';
+        if (loss < best.loss) best = { round, loss };
+        break;
+      }
       if (loss < best.loss) best = { round, loss };
       else if (round - best.round >= p.earlyStoppingRounds) {
         stopReason = 'early_stopping';

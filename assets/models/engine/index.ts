@@ -10,3 +10,4 @@ export { applyIsotonic, fitIsotonic, isotonicFromJSON, isotonicToJSON, isotonicV
 export { averagePrecision, brierScore, expectedCalibrationError, f1Score, logLoss, rocAuc, type F1Average } from './metrics.ts';
 export { MODEL_INVALID } from './errors.ts';
 export { daysToBars, expandingWalkForward, purgedKFold, SEED_CV, type LabelSpan, type PurgedKFoldOptions, type Split, type WalkForwardOptions } from './cv.ts';
+export { SEED_WATCHDOG, std, VarianceWatchdog, type WatchdogOptions } from './watchdog.ts';
