@@ -13,7 +13,8 @@ async function nothingWritten(home: string): Promise<void> {
   expect(JSON.parse(status.stdout).runs).toEqual([]);
 }
 
-describe('orrery CLI', () => {
+// Each step spawns the CLI (PGlite + chDB start-up, seconds each): generous per-test limits for a loaded 2-core machine.
+describe('orrery CLI', { timeout: 240_000 }, () => {
   it('materialize → status → partitions → export, with --json on stdout', async () => {
     const { env } = cliSandbox(SMALL);
     const m = (await orrery(['materialize', '--select', 'canonical_bars', '--partition', '1h|XAUUSD|2026-02', '--json'], env));
