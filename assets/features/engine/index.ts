@@ -9,7 +9,7 @@ export {
   type FeatureEngineSnapshot, type FeatureEngineState, type FeatureRow, type PairBar, type SelectedRow,
 } from './engine.ts';
 export { HuberSolver, MAD_TO_SIGMA } from './huber.ts';
-export { RollingMedian, selectMedian, sortedMedian } from './median.ts';
+export { RollingMedian, RollingMedianPivot, selectMedian, sortedMedian } from './median.ts';
 export {
   applyNormalizer, DEFAULT_NORMALIZER_OPTIONS, fitNormalizer, NORMALIZATION_METHOD, normalizeValue, quantileSorted,
   type FeatureNormParams, type NormalizerOptions, type NormalizerParams,
