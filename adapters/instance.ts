@@ -18,7 +18,7 @@ import { marketDataFrom } from './providers/from-policies.ts';
 import { SubprocessLauncher } from './subprocess/launcher.ts';
 import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
 import { clickhouseFeaturesIO, ensureFeaturesTable } from './clickhouse/features-io.ts';
-import { ensureBarsTable } from './clickhouse/bars-table.ts';
+import { ensureBarsTable, releaseStagingTables } from './clickhouse/bars-table.ts';
 import { openEmbeddedDwh, openHttpDwh } from './clickhouse/client.ts';
 import { PrometheusMetrics, serveMetrics } from './observability/prometheus.ts';
 import { providerEventObserver } from './observability/provider-events.ts';
@@ -116,6 +116,7 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
       await writeFile(`${textfile}.${process.pid}.tmp`, await metrics.text());
       await rename(`${textfile}.${process.pid}.tmp`, textfile);
       await eventLog.close();
+      await releaseStagingTables(dwh);
       await dwh.close();
       await provider.close();
       logger.flush?.();

@@ -1,5 +1,6 @@
 import type { AssetCheck } from '../core/definitions/checks.ts';
 import type { CanonicalBar } from '../core/market-data.ts';
+import { dateParse } from './dq/time.ts';
 
 /** Contract checks every bar partition passes before it is stored (the data issue adds DQ). */
 export const barChecks: AssetCheck<CanonicalBar[]>[] = [
@@ -29,7 +30,7 @@ export const barChecks: AssetCheck<CanonicalBar[]>[] = [
     evaluate(bars, ctx) {
       const { symbol, timeframe } = ctx.dimensions;
       const start = ctx.window!.start.getTime(), end = ctx.window!.end.getTime();
-      const bad = bars.filter((b) => b.symbol !== symbol || b.timeframe !== timeframe || Date.parse(b.ts_utc) < start || Date.parse(b.ts_utc) >= end);
+      const bad = bars.filter((b) => { if (b.symbol !== symbol || b.timeframe !== timeframe) return true; const t = dateParse(b.ts_utc); return t < start || t >= end; });
       return { passed: bad.length === 0, metadata: { violations: bad.length } };
     },
   },

@@ -67,8 +67,31 @@ export function timeframeMs(tf: string): number {
   return TIMEFRAME_MS[tf];
 }
 
+const DAY_MS = 86_400_000;
+/** Zero-padded 00…59 and 000…999. */
+const PAD2 = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** The `YYYY-MM-DDT` of the day last formatted (bar starts come day by day). */
+let lastDay = NaN;
+let lastDayText = '';
+
 /** Canonical `ts_utc` text for an instant: RFC3339 UTC with milliseconds. */
 export function toTsUtc(t: Date | number): string {
+  // Whole ms from 1970 to 9999: toISOString's text, the date part reused from the previous call.
+  if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t < 253_402_300_800_000) {
+    const day = Math.floor(t / DAY_MS);
+    if (day !== lastDay) {
+      lastDayText = new Date(day * DAY_MS).toISOString().slice(0, 11);
+      lastDay = day;
+    }
+    let r = t - day * DAY_MS;
+    const h = Math.floor(r / 3_600_000);
+    r -= h * 3_600_000;
+    const m = Math.floor(r / 60_000);
+    r -= m * 60_000;
+    const s = Math.floor(r / 1000);
+    return `${lastDayText}${PAD2[h]}:${PAD2[m]}:${PAD2[s]}.${PAD3[r - s * 1000]}Z`;
+  }
   return (typeof t === 'number' ? new Date(t) : t).toISOString();
 }
 

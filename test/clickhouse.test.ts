@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { barsDataVersion, clickhouseBarsIO } from '../adapters/clickhouse/bars-io.ts';
 import {
   BARS_TABLE, canonicalJson, ensureBarsTable, normalizeBars, parseBarsPartition, readBarsPartition, replaceBarsPartition,
-  replacePartition, type BarsPartition,
+  STAGING, releaseStagingTables, replacePartition, type BarsPartition,
 } from '../adapters/clickhouse/bars-table.ts';
 import { openEmbeddedDwh, openHttpDwh } from '../adapters/clickhouse/client.ts';
 import { contentHash, type IOContext } from '../core/definitions/io.ts';
@@ -68,6 +68,12 @@ const counts = (dwh: Dwh, p: BarsPartition) =>
     'SELECT count() AS n FROM canonical_bars WHERE symbol = {s:String} AND timeframe = {tf:String} AND toYYYYMM(ts) = {m:UInt32}',
     { s: p.symbol, tf: p.timeframe, m: Number(p.month.replace('-', '')) },
   ).then((r) => Number(r[0].n));
+
+/** The staging tables of canonical_bars (`canonical_bars__stage_…`) with their row counts. */
+const stagingTables = (dwh: Dwh) =>
+  dwh.query<{ name: string; rows: string }>(
+    `SELECT name, toString(total_rows) AS rows FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'canonical_bars__stage_') ORDER BY name`,
+  );
 
 type Backend = { name: string; open(dir: string): Promise<{ dwh: Dwh; server?: ClickHouseHttpServer }> };
 
@@ -168,8 +174,83 @@ describe.each(backends)('DWH on $name', (backend) => {
     expect(reads).toBeGreaterThan(3);
     expect(seen.has(500) && seen.has(720), 'the reader ran across the swaps').toBe(true);
     expect(await counts(dwh, xau)).toBe(720);
-    const [{ n }] = await dwh.query<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'canonical_bars__stage_')`);
-    expect(Number(n)).toBe(0); // staging tables are dropped
+    // Staging tables are reused, not made per write: one, plus a spare taken while the last one
+    // is being emptied in the background. Released, none is left.
+    const used = await stagingTables(dwh);
+    expect(used.length).toBeGreaterThanOrEqual(1);
+    expect(used.length).toBeLessThanOrEqual(2);
+    await releaseStagingTables(dwh);
+    expect(await stagingTables(dwh)).toEqual([]);
+  });
+
+  it('staging tables are reused across writes and emptied after each swap', async () => {
+    await releaseStagingTables(dwh);
+    const ps = ['2023-01', '2023-02', '2023-03', '2023-04', '2023-05', '2023-06'].map((month): BarsPartition => ({ timeframe: '1h', symbol: 'AUDUSD', month }));
+    for (const p of ps) await replaceBarsPartition(dwh, p, makeBars(p, 40));
+    for (const p of ps) await replaceBarsPartition(dwh, p, makeBars(p, 30, 2)); // the same partitions again
+    for (const p of ps) expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 30, 2)));
+    const used = await stagingTables(dwh);
+    expect(used.length).toBeGreaterThanOrEqual(1);
+    expect(used.length).toBeLessThanOrEqual(2);
+    // Emptied in the background (no rows, so nothing of an old month is kept alive by them).
+    for (let i = 0; i < 50 && (await stagingTables(dwh)).some((t) => t.rows !== '0'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await stagingTables(dwh)).map((t) => t.rows)).toEqual(used.map(() => '0'));
+    await releaseStagingTables(dwh);
+    expect(await stagingTables(dwh)).toEqual([]);
+  });
+
+  it('concurrent writes: the same partition never shares a staging table (one whole version wins), others are independent', async () => {
+    const p: BarsPartition = { timeframe: '1h', symbol: 'NZDUSD', month: '2023-07' };
+    const versions = [makeBars(p, 100, 1), makeBars(p, 200, 2), makeBars(p, 300, 3), makeBars(p, 150, 4)];
+    const others = ['2023-08', '2023-09', '2023-10'].map((month): BarsPartition => ({ timeframe: '1h', symbol: 'NZDUSD', month }));
+    await Promise.all([
+      ...versions.map((bars) => replaceBarsPartition(dwh, p, bars)),
+      ...others.map((q, i) => replaceBarsPartition(dwh, q, makeBars(q, 50 + i, 9))),
+    ]);
+    const back = await readBarsPartition(dwh, p);
+    expect(versions.map((v) => normalizeBars(v)).some((v) => JSON.stringify(v) === JSON.stringify(back)), `stored ${back.length} bars: not exactly one version`).toBe(true);
+    for (const [i, q] of others.entries()) expect(await readBarsPartition(dwh, q)).toEqual(normalizeBars(makeBars(q, 50 + i, 9)));
+    expect((await stagingTables(dwh)).length).toBeLessThanOrEqual(versions.length + others.length + 1); // one per write at once
+    await releaseStagingTables(dwh);
+  });
+
+  it('a staging table made before a TTL change is not used after it (here or, once checked, in another process)', async () => {
+    const p: BarsPartition = { timeframe: '1h', symbol: 'USDCAD', month: '2024-03' };
+    const ttlOf = async () => {
+      const [r] = await dwh.query<{ ttl: string }>(
+        `SELECT toString(max(delete_ttl_info_max)) AS ttl FROM system.parts WHERE database = currentDatabase() AND table = 'canonical_bars' AND active AND partition_id = (SELECT any(_partition_id) FROM canonical_bars WHERE symbol = 'USDCAD')`,
+      );
+      return r.ttl;
+    };
+    await replaceBarsPartition(dwh, p, makeBars(p, 24)); // leaves staging tables made under 600 months
+    expect(await ttlOf()).toMatch(/^2074-03/);
+    // This process changes the retention: its staging tables are retired at once.
+    await ensureBarsTable(dwh, { retentionMonths: 300 });
+    await replaceBarsPartition(dwh, p, makeBars(p, 24, 2));
+    expect(await ttlOf()).toMatch(/^2049-03/);
+    // Another process changes it (a plain ALTER here): seen at the next check of the definition.
+    await dwh.command('ALTER TABLE canonical_bars MODIFY TTL toDateTime(ts) + INTERVAL 400 MONTH DELETE');
+    const verifyMs = STAGING.verifyMs;
+    STAGING.verifyMs = 0;
+    try {
+      await replaceBarsPartition(dwh, p, makeBars(p, 24, 3));
+    } finally {
+      STAGING.verifyMs = verifyMs;
+    }
+    expect(await ttlOf()).toMatch(/^2057-07/);
+    expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 24, 3)));
+    await ensureBarsTable(dwh, { retentionMonths: 600 });
+    await releaseStagingTables(dwh);
+  });
+
+  it('a staging table dropped behind its back (another process\'s crash cleanup) is replaced, and the write goes through', async () => {
+    const p: BarsPartition = { timeframe: '1h', symbol: 'USDCHF', month: '2024-03' };
+    await replaceBarsPartition(dwh, p, makeBars(p, 24));
+    await replaceBarsPartition(dwh, p, makeBars(p, 25)); // two staging tables now exist, both idle soon
+    for (const t of await stagingTables(dwh)) await dwh.command(`DROP TABLE IF EXISTS ${t.name} SYNC`);
+    await replaceBarsPartition(dwh, p, makeBars(p, 26, 2));
+    expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 26, 2)));
+    await releaseStagingTables(dwh);
   });
 
   it('an empty replace clears the partition (and only it)', async () => {
@@ -207,8 +288,9 @@ describe.each(backends)('DWH on $name', (backend) => {
     await expectError(replaceBarsPartition(dwh, xau, [good[0], good[0]]), 'DATA_STORAGE_ROWINVALID');
 
     expect(await readBarsPartition(dwh, xau)).toEqual(normalizeBars(good));
-    const [{ n }] = await dwh.query<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'canonical_bars__stage_')`);
-    expect(Number(n)).toBe(0);
+    // The failed writes left their staging table empty, for reuse; released, none is left.
+    await releaseStagingTables(dwh, BARS_TABLE);
+    expect(await stagingTables(dwh)).toEqual([]);
   });
 
   it('IOManager: write/read/uri, and the same data version whether written or adopted', async () => {
@@ -273,7 +355,7 @@ describe.each(backends)('DWH on $name', (backend) => {
   it('really went through the backend under test', async () => {
     if (server) {
       expect(server.log.some((l) => /REPLACE PARTITION/.test(l.sql))).toBe(true);
-      expect(server.log.some((l) => /^INSERT INTO canonical_bars__stage_\w+ FORMAT JSONEachRow\n\{/.test(l.sql))).toBe(true);
+      expect(server.log.some((l) => /^INSERT INTO canonical_bars__stage_\w+ (SETTINGS [^\n]* )?FORMAT JSONEachRow\n\{/.test(l.sql))).toBe(true);
       expect(server.log.some((l) => Object.keys(l.params).length > 0)).toBe(true);
       // The loopback server itself, driven by the plain client: per-query settings, errors, ping.
       const raw = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });

@@ -13,11 +13,11 @@ import { requireDwh } from '../../core/dwh.ts';
 import { contentHash, type IOContext, type IOManager, type Written } from '../../core/definitions/io.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
 import type { CanonicalBar } from '../../core/market-data.ts';
-import { BARS_TABLE, canonicalJson, normalizeBars, parseBarsPartition, readBarsPartition, replaceBarsPartition } from './bars-table.ts';
+import { BARS_TABLE, canonicalBarsText, parseBarsPartition, readBarsPartition, writeBarsPartition } from './bars-table.ts';
 
 /** Content hash of a partition's bars in stored form (order- and key-order-independent). */
 export function barsDataVersion(bars: CanonicalBar[]): string {
-  return contentHash(canonicalJson(normalizeBars(bars)));
+  return contentHash(canonicalBarsText(bars)); // = canonicalJson(normalizeBars(bars))
 }
 
 export function clickhouseBarsIO(): IOManager<CanonicalBar[]> {
@@ -32,8 +32,9 @@ export function clickhouseBarsIO(): IOManager<CanonicalBar[]> {
       );
     }
     const partition = parseBarsPartition(ctx.partitionKey);
-    await replaceBarsPartition(requireDwh(ctx.resources), partition, bars);
-    return { uri: uri(ctx), dataVersion: barsDataVersion(bars), metadata: { rows: bars.length, table: BARS_TABLE } };
+    // The data version is hashed while ClickHouse stores the rows.
+    const dataVersion = await writeBarsPartition(requireDwh(ctx.resources), partition, bars, contentHash);
+    return { uri: uri(ctx), dataVersion, metadata: { rows: bars.length, table: BARS_TABLE } };
   }
 
   return {

@@ -7,7 +7,13 @@
  * A partition is replaced atomically: the rows go to a staging table of the same structure, then
  * `ALTER TABLE … REPLACE PARTITION … FROM staging` swaps them in one step (an empty list is an
  * `ALTER TABLE … DROP PARTITION`, atomic too). A reader sees the old month or the new one, never
- * a mix; a failed insert leaves the old month as it was.
+ * a mix; a failed insert leaves the old month as it was. Staging tables are kept across writes
+ * (leased to one write at a time, emptied in the background after it): a write is two
+ * statements, the insert and the swap (see `replacePartitionJson`).
+ *
+ * Bars are checked and written as JSONEachRow in one pass (`prepareBars`: a bar of another
+ * partition, a duplicate ts or a non-finite price is refused before anything is sent), and the
+ * text their data version hashes (`canonicalBarsText`) is made while ClickHouse inserts.
  *
  * The generic part (`TableSpec`, `ensureTable`, `replacePartition`) serves any partitioned table
  * stored the same way (features, labels).
@@ -31,7 +37,7 @@ export type TableSpec = {
   settings?: Record<string, string | number>;
 };
 
-/** Staging tables are `<table>__stage_<random>`; `ensureTable` drops ones left by a crash. */
+/** Staging tables are `<table>__stage_<random>`; `ensureTable` drops ones left behind. */
 const STAGE_INFIX = '__stage_';
 
 export function createTableSql(spec: TableSpec, ifNotExists = true): string {
@@ -55,10 +61,13 @@ function ttlOf(engine: string): string | undefined {
 
 /**
  * Creates the table if it is missing; if it exists with another TTL (retention changed in the
- * policy), changes the TTL. Also drops staging tables older than a day (left by a crash).
+ * policy), changes the TTL. Also drops staging tables older than a day (left by a crash) and
+ * empty ones idle for ten minutes (left by processes that ended without `releaseStagingTables`).
  */
 export async function ensureTable(dwh: Dwh, spec: TableSpec): Promise<void> {
   const name = sqlIdentifier(spec.name);
+  // The definition may change below: staging tables made before are not used again.
+  generations.set(name, (generations.get(name) ?? 0) + 1);
   const [db, table] = name.includes('.') ? name.split('.') : ['', name];
   const inDb = db ? 'database = {db:String}' : 'database = currentDatabase()';
   await dwh.command(createTableSql(spec));
@@ -79,18 +88,255 @@ export async function ensureTable(dwh: Dwh, spec: TableSpec): Promise<void> {
     if (spec.ttl && wanted !== undefined && wanted !== have) await dwh.command(`ALTER TABLE ${name} MODIFY TTL ${spec.ttl}`);
     if (!spec.ttl && have !== undefined) await dwh.command(`ALTER TABLE ${name} REMOVE TTL`);
   }
+  // Staging tables left by a crash (a day old), or left empty by a process that has ended (ten
+  // minutes idle). Dropping one that a live process still holds is harmless: its next write
+  // finds it missing and makes another (see replacePartitionJson).
   const stale = await dwh.query<{ name: string }>(
     `SELECT name FROM system.tables WHERE ${inDb} AND startsWith(name, {prefix:String})
-       AND metadata_modification_time < now() - INTERVAL 1 DAY`,
+       AND (metadata_modification_time < now() - INTERVAL 1 DAY
+            OR (ifNull(total_rows, 0) = 0 AND metadata_modification_time < now() - INTERVAL 10 MINUTE))`,
     db ? { db, prefix: `${table}${STAGE_INFIX}` } : { prefix: `${table}${STAGE_INFIX}` },
   );
   for (const t of stale) await dwh.command(`DROP TABLE IF EXISTS ${db ? `${db}.` : ''}${sqlIdentifier(t.name)} SYNC`);
 }
 
+// --- staging tables --------------------------------------------------------------------------------
+
 /**
- * Replaces one partition of `table` with `rows`, atomically. `partition` is the partition value
- * as a SQL literal (`(202403, 'XAUUSD', '1h')`); every row must fall in it (checked in the
- * staging table before the swap: `DATA_STORAGE_ROWINVALID`). `[]` empties the partition.
+ * How long-lived staging tables are kept honest (see `replacePartitionJson`). Mutable for tests.
+ * - `verifyMs`: a staging table is used only if its table's definition (`SHOW CREATE`) was seen
+ *   unchanged since the staging table was made within this many ms; older, it is checked again
+ *   first (a TTL changed by another process must not reach parts written through an old copy).
+ * - `maxAgeMs`: a staging table older than this is dropped and made anew, so a live one never
+ *   reaches the age at which `ensureTable` (of any process) drops it as crash-left.
+ */
+export const STAGING = { verifyMs: 1_000, maxAgeMs: 3_600_000 };
+
+type Stage = {
+  name: string;
+  /** The table's definition (SHOW CREATE, name stripped) the staging table was made as. */
+  definition: string;
+  generation: number;
+  createdAt: number;
+  verifiedAt: number;
+  /** idle: empty and free; busy: leased to one write; cleaning: being emptied (then idle). */
+  state: 'idle' | 'busy' | 'cleaning' | 'retired';
+  ready?: Promise<void>;
+};
+
+/** Staging tables per DWH connection and table. */
+const pools = new WeakMap<Dwh, Map<string, Stage[]>>();
+/** Bumped by `ensureTable` (which may change the definition): older staging tables are not used again. */
+const generations = new Map<string, number>();
+
+function poolOf(dwh: Dwh, table: string): Stage[] {
+  let byTable = pools.get(dwh);
+  if (!byTable) pools.set(dwh, (byTable = new Map()));
+  let pool = byTable.get(table);
+  if (!pool) byTable.set(table, (pool = []));
+  return pool;
+}
+
+/** The part of a `SHOW CREATE TABLE` statement after the table's name. */
+function definitionOf(statement: string): string {
+  const i = statement.indexOf('(');
+  return i < 0 ? statement : statement.slice(i);
+}
+
+async function showDefinition(dwh: Dwh, table: string): Promise<string> {
+  const [row] = await dwh.query<{ statement: string }>(`SHOW CREATE TABLE ${table}`);
+  return definitionOf(row?.statement ?? '');
+}
+
+/** Takes a staging table out of use and drops it in the background. */
+function retire(dwh: Dwh, table: string, stage: Stage): void {
+  stage.state = 'retired';
+  const pool = poolOf(dwh, table);
+  const i = pool.indexOf(stage);
+  if (i >= 0) pool.splice(i, 1);
+  // Best effort: one left behind (connection gone) is dropped by a later ensureTable, a day on.
+  void (async () => dwh.command(`DROP TABLE IF EXISTS ${stage.name} SYNC`))().catch(() => {});
+}
+
+/** An idle staging table that needs no query before use, leased; null when there is none. */
+function takeStage(dwh: Dwh, table: string, now: number): Stage | null {
+  const pool = poolOf(dwh, table);
+  const generation = generations.get(table) ?? 0;
+  for (const stage of [...pool]) {
+    if (stage.state !== 'idle') continue;
+    if (stage.generation !== generation || now - stage.createdAt > STAGING.maxAgeMs) { retire(dwh, table, stage); continue; }
+    if (now - stage.verifiedAt > STAGING.verifyMs) continue;
+    stage.state = 'busy';
+    return stage;
+  }
+  return null;
+}
+
+/** Leases a staging table: an idle one (checked against the table first when due), else a new one. */
+async function acquireStage(dwh: Dwh, table: string): Promise<Stage> {
+  for (;;) {
+    const now = Date.now();
+    const fresh = takeStage(dwh, table, now);
+    if (fresh) return fresh;
+    const pool = poolOf(dwh, table);
+    const due = pool.find((s) => s.state === 'idle');
+    if (due) {
+      due.state = 'busy';
+      try {
+        if ((await showDefinition(dwh, table)) === due.definition) {
+          due.verifiedAt = now;
+          return due;
+        }
+      } catch (e) {
+        due.state = 'idle';
+        throw e;
+      }
+      retire(dwh, table, due);
+      continue;
+    }
+    // Sequential writes alternate between two staging tables: the one just used is still being
+    // emptied when the next write starts (its completion is seen only once the event loop turns).
+    // With two or more, a write waits for one being emptied rather than make a third; writes
+    // running at once get one each.
+    const cleaning = pool.find((s) => s.state === 'cleaning');
+    if (cleaning && pool.length >= 2) {
+      await cleaning.ready;
+      continue;
+    }
+    // A new one. The definition is read first: if the table changes in between, the staging
+    // table no longer matches it and is retired at its first check.
+    const definition = await showDefinition(dwh, table);
+    const stage: Stage = { name: `${table}${STAGE_INFIX}${randomBytes(6).toString('hex')}`, definition, generation: generations.get(table) ?? 0, createdAt: now, verifiedAt: now, state: 'busy' };
+    await dwh.command(`CREATE TABLE ${stage.name} AS ${table}`);
+    poolOf(dwh, table).push(stage);
+    return stage;
+  }
+}
+
+/**
+ * Returns a leased staging table: it is emptied in the background (and, when due, checked
+ * against the table again) before anyone else gets it; on any failure it is dropped instead.
+ */
+function releaseStage(dwh: Dwh, table: string, stage: Stage): void {
+  if (stage.state === 'retired') return;
+  const generation = generations.get(table) ?? 0;
+  if (stage.generation !== generation) { retire(dwh, table, stage); return; }
+  stage.state = 'cleaning';
+  const verify = Date.now() - stage.verifiedAt > STAGING.verifyMs / 2;
+  stage.ready = (async () => {
+    try {
+      await dwh.command(`TRUNCATE TABLE ${stage.name} SYNC`);
+      if (verify) {
+        const at = Date.now();
+        if ((await showDefinition(dwh, table)) !== stage.definition) throw new Error('definition changed');
+        stage.verifiedAt = at;
+      }
+      if (stage.state === 'cleaning') stage.state = 'idle';
+    } catch {
+      retire(dwh, table, stage);
+    } finally {
+      stage.ready = undefined;
+    }
+  })();
+}
+
+/**
+ * Waits for the background emptying of `dwh`'s staging tables, then drops the idle ones (all
+ * tables, or `table`'s). For a graceful shutdown and for tests; writes afterwards make new ones.
+ */
+export async function releaseStagingTables(dwh: Dwh, table?: string): Promise<void> {
+  const byTable = pools.get(dwh);
+  if (!byTable) return;
+  for (const [name, pool] of byTable) {
+    if (table !== undefined && name !== sqlIdentifier(table)) continue;
+    await Promise.all(pool.map((s) => s.ready));
+    for (const stage of [...pool]) {
+      if (stage.state !== 'idle') continue;
+      stage.state = 'retired';
+      pool.splice(pool.indexOf(stage), 1);
+      await dwh.command(`DROP TABLE IF EXISTS ${stage.name} SYNC`);
+    }
+  }
+}
+
+/** Settings of every staging insert: synchronous, all rows or an error (whatever the server's profile says). */
+const STAGE_INSERT_SETTINGS = 'async_insert = 0, insert_deduplicate = 0, input_format_allow_errors_num = 0, input_format_allow_errors_ratio = 0, input_format_parallel_parsing = 0';
+
+function isMissingTable(e: unknown): boolean {
+  return e instanceof OrreryError && (e.details as { clickhouseCode?: unknown } | undefined)?.clickhouseCode === 60;
+}
+
+/** A rejected staging insert, reported as `dwh.insert` reports one (`DATA_STORAGE_INSERT`). */
+function insertError(e: unknown, stage: string, rows: number): unknown {
+  if (!(e instanceof OrreryError) || e.errorId !== DwhErrorIds.QUERY) return e;
+  const cause = e.cause instanceof Error ? e.cause.message.trim() : e.message;
+  const text = (cause.length > 600 ? `${cause.slice(0, 600)}…` : cause).replace(/[.\s]+$/, '');
+  const { sql: _sql, ...details } = (e.details ?? {}) as Record<string, unknown>;
+  return new OrreryError(
+    DwhErrorIds.INSERT,
+    `ClickHouse rejected the rows for table ${stage}: ${text}. Make every row's fields match the table's columns and types; nothing of this insert was stored.`,
+    { ...details, table: stage, rows },
+    { cause: e },
+  );
+}
+
+/**
+ * Replaces one partition of `table` with the rows of `body` (JSONEachRow text, `rows` lines),
+ * atomically: the rows go to a staging table of the same definition, then
+ * `ALTER TABLE … REPLACE PARTITION … FROM staging` swaps them in one step.
+ *
+ * Staging tables live across writes: each is leased to one write at a time (so two writes of
+ * the same partition never share one), emptied in the background after the swap, and named
+ * `<table>__stage_<random>` per connection (so processes never share one either). Before reuse a
+ * staging table is checked against the table's definition when its last check is older than
+ * `STAGING.verifyMs`; `ensureTable` retires them at once. A staging table that has vanished
+ * (dropped by another process's `ensureTable`) is replaced and the write retried once.
+ *
+ * Unless `rowsInPartition` (the caller has checked every row against `partition`, as `toRows`
+ * does), the staging table is queried first: rows of another partition are refused before the
+ * swap (`DATA_STORAGE_ROWINVALID`). A failed insert changes nothing in `table`.
+ */
+async function replacePartitionJson(dwh: Dwh, opts: { table: string; partition: string; body: string; rows: number; rowsInPartition: boolean }, retry = true): Promise<void> {
+  const table = opts.table;
+  // On the common path the insert is sent before the first await: the caller's work overlaps it.
+  const stage = takeStage(dwh, table, Date.now()) ?? (await acquireStage(dwh, table));
+  try {
+    try {
+      await dwh.command(`INSERT INTO ${stage.name} SETTINGS ${STAGE_INSERT_SETTINGS} FORMAT JSONEachRow\n${opts.body}`);
+    } catch (e) {
+      throw insertError(e, stage.name, opts.rows);
+    }
+    if (!opts.rowsInPartition) {
+      const [check] = await dwh.query<{ n: string; outside: string }>(
+        `SELECT count() AS n, countIf(_partition_value != ${opts.partition}) AS outside FROM ${stage.name}`,
+      );
+      if (Number(check.outside) > 0 || Number(check.n) !== opts.rows) {
+        throw new OrreryError(
+          DwhErrorIds.ROWS_INVALID,
+          `${check.outside} of ${opts.rows} rows for ${table} partition ${opts.partition} belong to another partition (or rows were lost: ${check.n} staged). Write each partition's own rows only; nothing was replaced.`,
+          { table, partition: opts.partition, rows: opts.rows, staged: Number(check.n), outside: Number(check.outside) },
+        );
+      }
+    }
+    await dwh.command(`ALTER TABLE ${table} REPLACE PARTITION ${opts.partition} FROM ${stage.name}`);
+  } catch (e) {
+    if (retry && isMissingTable(e) && String((e as Error).message).includes(stage.name)) {
+      // Dropped by someone else (another process's crash cleanup): so may its idle siblings be.
+      retire(dwh, table, stage);
+      for (const other of [...poolOf(dwh, table)]) if (other.state === 'idle') retire(dwh, table, other);
+      return replacePartitionJson(dwh, opts, false);
+    }
+    throw e;
+  } finally {
+    releaseStage(dwh, table, stage);
+  }
+}
+
+/**
+ * Replaces one partition of `table` with `rows`, atomically (see `replacePartitionJson`).
+ * `partition` is the partition value as a SQL literal (`(202403, 'XAUUSD', '1h')`); every row
+ * must fall in it (checked in the staging table before the swap: `DATA_STORAGE_ROWINVALID`).
+ * `[]` empties the partition (`ALTER TABLE … DROP PARTITION`, atomic too).
  */
 export async function replacePartition<T>(dwh: Dwh, opts: { table: string; partition: string; rows: T[] }): Promise<void> {
   const table = sqlIdentifier(opts.table);
@@ -98,24 +344,7 @@ export async function replacePartition<T>(dwh: Dwh, opts: { table: string; parti
     await dwh.command(`ALTER TABLE ${table} DROP PARTITION ${opts.partition}`);
     return;
   }
-  const stage = `${table}${STAGE_INFIX}${randomBytes(6).toString('hex')}`;
-  await dwh.command(`CREATE TABLE ${stage} AS ${table}`);
-  try {
-    await dwh.insert(stage, opts.rows);
-    const [check] = await dwh.query<{ n: string; outside: string }>(
-      `SELECT count() AS n, countIf(_partition_value != ${opts.partition}) AS outside FROM ${stage}`,
-    );
-    if (Number(check.outside) > 0 || Number(check.n) !== opts.rows.length) {
-      throw new OrreryError(
-        DwhErrorIds.ROWS_INVALID,
-        `${check.outside} of ${opts.rows.length} rows for ${table} partition ${opts.partition} belong to another partition (or rows were lost: ${check.n} staged). Write each partition's own rows only; nothing was replaced.`,
-        { table, partition: opts.partition, rows: opts.rows.length, staged: Number(check.n), outside: Number(check.outside) },
-      );
-    }
-    await dwh.command(`ALTER TABLE ${table} REPLACE PARTITION ${opts.partition} FROM ${stage}`);
-  } finally {
-    await dwh.command(`DROP TABLE IF EXISTS ${stage} SYNC`).catch(() => {});
-  }
+  await replacePartitionJson(dwh, { table, partition: opts.partition, body: opts.rows.map((r) => JSON.stringify(r)).join('\n'), rows: opts.rows.length, rowsInPartition: false });
 }
 
 // --- canonical bars ------------------------------------------------------------------------------
@@ -192,8 +421,59 @@ function partitionLiteral(p: BarsPartition): string {
   return `(${Number(p.month.replace('-', ''))}, ${sqlString(p.symbol)}, ${sqlString(p.timeframe)})`;
 }
 
-/** JSON with object keys sorted at every level: equal values give equal text. */
-export function canonicalJson(value: unknown): string {
+/** What `fastJson` returns for a value it leaves to `JSON.stringify` with the sorting replacer. */
+const SLOW: unique symbol = Symbol('slow');
+const DIGIT0 = 48, DIGIT9 = 57;
+
+/**
+ * `canonicalJson` of plain data — plain objects (no integer-like keys, no `toJSON`), arrays,
+ * strings, numbers, booleans, null — written directly; SLOW for anything else (the caller then
+ * takes the replacer path, whose result this equals wherever it does not return SLOW).
+ * `undefined` where JSON.stringify omits the value (undefined, functions, symbols).
+ */
+function fastJson(v: unknown, depth: number): string | undefined | typeof SLOW {
+  switch (typeof v) {
+    case 'string': return JSON.stringify(v);
+    case 'number': return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean': return v ? 'true' : 'false';
+    case 'undefined': case 'function': case 'symbol': return undefined;
+    case 'bigint': return SLOW;
+  }
+  if (v === null) return 'null';
+  if (depth > 32 || typeof (v as { toJSON?: unknown }).toJSON === 'function') return SLOW;
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const e = fastJson(v[i], depth + 1);
+      if (e === SLOW) return SLOW;
+      out += (i ? ',' : '') + (e === undefined ? 'null' : e);
+    }
+    return out + ']';
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return SLOW;
+  const o = v as Record<string, unknown>;
+  let keys = Object.keys(o);
+  let sorted = true;
+  for (let i = 0; i < keys.length; i++) {
+    const c = keys[i].charCodeAt(0);
+    if (c >= DIGIT0 && c <= DIGIT9) return SLOW; // integer-like keys: V8 orders them first
+    if (i > 0 && !(keys[i - 1] < keys[i])) sorted = false;
+  }
+  if (!sorted) keys = keys.sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const e = fastJson(o[k], depth + 1);
+    if (e === SLOW) return SLOW;
+    if (e === undefined) continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + e;
+    first = false;
+  }
+  return out + '}';
+}
+
+function replacerJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       const o = v as Record<string, unknown>;
@@ -201,6 +481,12 @@ export function canonicalJson(value: unknown): string {
     }
     return v;
   });
+}
+
+/** JSON with object keys sorted at every level: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  const fast = value === undefined ? SLOW : fastJson(value, 0);
+  return fast === SLOW || fast === undefined ? replacerJson(value) : fast;
 }
 
 /**
@@ -230,6 +516,52 @@ export function normalizeBars(bars: CanonicalBar[]): CanonicalBar[] {
   return bars.map(normalizeBar).sort((a, b) => (a.ts_utc < b.ts_utc ? -1 : a.ts_utc > b.ts_utc ? 1 : 0));
 }
 
+/** Epoch ms of a proleptic-Gregorian date-time with fields in range (Date.UTC's value for a year ≥ 100), by integer arithmetic. */
+function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  // days_from_civil (H. Hinnant): exact in doubles for every year Date can hold.
+  const yy = mo <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
+  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms;
+}
+
+/**
+ * `Date.parse` of text in `toISOString` form (`YYYY-MM-DDTHH:MM:SS.mmmZ`, every field in range,
+ * a year from 100 on), without the general parser; NaN for any other text (ask Date.parse).
+ */
+function isoMs(v: string): number {
+  if (v.length !== 24 || v.charCodeAt(23) !== 90 /* Z */ || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46) return NaN;
+  const y1 = digits2(v, 0), y2 = digits2(v, 2), mo = digits2(v, 5), d = digits2(v, 8), h = digits2(v, 11), mi = digits2(v, 14), s = digits2(v, 17), f = digits2(v, 20), g = v.charCodeAt(22) - DIGIT0;
+  if ((y1 | y2 | mo | d | h | mi | s | f) < 0 || g < 0 || g > 9) return NaN;
+  const y = y1 * 100 + y2;
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return NaN;
+  const dim = mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+  return d > dim ? NaN : utcMs(y, mo, d, h, mi, s, f * 10 + g);
+}
+
+/** The value of the two ASCII digits at `i`, or -1. */
+function digits2(v: string, i: number): number {
+  const a = v.charCodeAt(i) - DIGIT0, b = v.charCodeAt(i + 1) - DIGIT0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** JSON of a number (`null` when not finite). */
+function num(x: number): string {
+  return Number.isFinite(x) ? String(x) : 'null';
+}
+
+/** JSON.stringify of strings, remembering the last one (a partition's constant columns). */
+class Quoter {
+  private last: string | undefined;
+  private text = '';
+  q(s: string): string {
+    if (s !== this.last) { this.text = JSON.stringify(s); this.last = s; }
+    return this.text;
+  }
+}
+
 type BarRow = {
   ts: string;
   symbol: string;
@@ -253,44 +585,165 @@ function invalid(p: BarsPartition, i: number, why: string, bar: unknown): Orrery
   );
 }
 
-/** Checks the bars belong to `p` and are well-typed where ClickHouse would silently coerce. */
-function toRows(p: BarsPartition, bars: CanonicalBar[]): BarRow[] {
+/** One partition's bars as JSONEachRow lines, checked; with what the canonical text needs. */
+type PreparedBars = {
+  /** JSONEachRow text: one row per bar (JSON.stringify of the row object, byte for byte). */
+  body: string;
+  /** Per bar: its canonical `ts_utc` where it is canonical text already (else undefined). */
+  iso: (string | undefined)[];
+  /** Per bar: canonicalJson(metadata), '' without metadata, undefined where the fast path did not apply. */
+  meta: (string | undefined)[];
+  /** Per fast-path bar i, at 5i…5i+4: the JSON of open, high, low, close and volume. */
+  numbers: string[];
+};
+
+/**
+ * Checks the bars belong to `p` and are well-typed where ClickHouse would silently coerce, and
+ * writes their rows. Refuses (`DATA_STORAGE_ROWINVALID`) before anything is sent.
+ */
+function prepareBars(p: BarsPartition, bars: CanonicalBar[]): PreparedBars {
+  const n = bars.length;
   const seen = new Set<number>();
-  return bars.map((b, i) => {
-    const t = Date.parse(b.ts_utc);
+  const lines = new Array<string>(n);
+  const iso = new Array<string | undefined>(n);
+  const meta = new Array<string | undefined>(n);
+  const numbers = new Array<string>(5 * n);
+  const qSymbol = new Quoter(), qTimeframe = new Quoter(), qFlag = new Quoter(), qSource = new Quoter(), qRun = new Quoter();
+  for (let i = 0; i < n; i++) {
+    const b = bars[i];
+    if (b === undefined && !(i in bars)) throw invalid(p, i, 'there is no bar at this index (a hole in the array)', b);
+    const text = b.ts_utc;
+    let t = typeof text === 'string' ? isoMs(text) : NaN;
+    const canonical = t === t;
+    if (!canonical) t = Date.parse(text);
     if (!Number.isFinite(t)) throw invalid(p, i, `ts_utc '${b.ts_utc}' is not a timestamp`, b);
-    const iso = new Date(t).toISOString();
-    if (b.symbol !== p.symbol || b.timeframe !== p.timeframe || iso.slice(0, 7) !== p.month) {
-      throw invalid(p, i, `it is ${b.timeframe}|${b.symbol}|${iso.slice(0, 7)}`, b);
+    const at = canonical ? text : new Date(t).toISOString();
+    if (b.symbol !== p.symbol || b.timeframe !== p.timeframe || !at.startsWith(p.month)) {
+      throw invalid(p, i, `it is ${b.timeframe}|${b.symbol}|${at.slice(0, 7)}`, b);
     }
-    if (seen.has(t)) throw invalid(p, i, `a second bar at ${iso}`, b);
+    if (seen.has(t)) throw invalid(p, i, `a second bar at ${at}`, b);
     seen.add(t);
     // JSON would turn NaN into null, and ClickHouse null into 0: refuse instead.
-    for (const f of ['open', 'high', 'low', 'close'] as const) {
-      if (typeof b[f] === 'number' && !Number.isFinite(b[f])) throw invalid(p, i, `${f} is ${b[f]}`, b);
+    const { open, high, low, close, volume } = b;
+    if (typeof open === 'number' && !Number.isFinite(open)) throw invalid(p, i, `open is ${open}`, b);
+    if (typeof high === 'number' && !Number.isFinite(high)) throw invalid(p, i, `high is ${high}`, b);
+    if (typeof low === 'number' && !Number.isFinite(low)) throw invalid(p, i, `low is ${low}`, b);
+    if (typeof close === 'number' && !Number.isFinite(close)) throw invalid(p, i, `close is ${close}`, b);
+    if (typeof volume === 'number' && !Number.isFinite(volume)) throw invalid(p, i, `volume is ${volume}`, b);
+    const metadata = b.metadata === undefined ? '' : canonicalJson(b.metadata);
+    const ts = canonical ? `${text.slice(0, 10)} ${text.slice(11, 23)}` : at.slice(0, 23).replace('T', ' ');
+    const { quality_flag, source_id, ingest_run_id } = b;
+    if (
+      typeof open === 'number' && typeof high === 'number' && typeof low === 'number' && typeof close === 'number'
+      && (volume === null || volume === undefined || typeof volume === 'number')
+      && typeof quality_flag === 'string' && typeof source_id === 'string' && typeof ingest_run_id === 'string' && typeof metadata === 'string'
+      && canonical
+    ) {
+      // Finite here: String() is their JSON.
+      const o = String(open), h = String(high), l = String(low), c = String(close), v = volume === null || volume === undefined ? 'null' : String(volume);
+      lines[i] = `{"ts":"${ts}","symbol":${qSymbol.q(p.symbol)},"timeframe":${qTimeframe.q(p.timeframe)},"open":${o},"high":${h},"low":${l},"close":${c},"volume":${v},"quality_flag":${qFlag.q(quality_flag)},"source_id":${qSource.q(source_id)},"ingest_run_id":${qRun.q(ingest_run_id)},"metadata":${JSON.stringify(metadata)}}`;
+      iso[i] = text;
+      meta[i] = metadata;
+      numbers[5 * i] = o; numbers[5 * i + 1] = h; numbers[5 * i + 2] = l; numbers[5 * i + 3] = c; numbers[5 * i + 4] = v;
+    } else {
+      const row: BarRow = {
+        ts,
+        symbol: b.symbol,
+        timeframe: b.timeframe,
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+        volume: b.volume ?? null,
+        quality_flag: b.quality_flag,
+        source_id: b.source_id,
+        ingest_run_id: b.ingest_run_id,
+        metadata,
+      };
+      lines[i] = JSON.stringify(row);
     }
-    if (typeof b.volume === 'number' && !Number.isFinite(b.volume)) throw invalid(p, i, `volume is ${b.volume}`, b);
-    return {
-      ts: iso.slice(0, 23).replace('T', ' '),
-      symbol: b.symbol,
-      timeframe: b.timeframe,
-      open: b.open,
-      high: b.high,
-      low: b.low,
-      close: b.close,
-      volume: b.volume ?? null,
-      quality_flag: b.quality_flag,
-      source_id: b.source_id,
-      ingest_run_id: b.ingest_run_id,
-      metadata: b.metadata === undefined ? '' : canonicalJson(b.metadata),
-    };
-  });
+  }
+  return { body: lines.join('\n'), iso, meta, numbers };
+}
+
+/**
+ * `canonicalJson(normalizeBars(bars))`: the text a partition's data version hashes. Bars in the
+ * usual shape (canonical ts text, numeric prices, string fields) are written directly; any other
+ * bar goes through normalizeBar, so the text (and any error) is exactly normalizeBars'.
+ */
+export function canonicalBarsText(bars: CanonicalBar[], prepared?: PreparedBars): string {
+  if (!Array.isArray(bars)) return canonicalJson(normalizeBars(bars));
+  const n = bars.length;
+  for (let i = 0; i < n; i++) {
+    const b = bars[i];
+    if (b === null || typeof b !== 'object') return canonicalJson(normalizeBars(bars));
+  }
+  const texts = new Array<string>(n);
+  const keys = new Array<string>(n);
+  const qRun = new Quoter(), qFlag = new Quoter(), qSource = new Quoter(), qSymbol = new Quoter(), qTimeframe = new Quoter();
+  for (let i = 0; i < n; i++) {
+    const b = bars[i];
+    let at = prepared?.iso[i];
+    let metadata = prepared ? prepared.meta[i] : undefined;
+    if (!prepared) {
+      const text = b.ts_utc;
+      if (typeof text === 'string' && isoMs(text) === isoMs(text)) at = text;
+      const { open, high, low, close, volume, quality_flag, source_id, ingest_run_id, symbol, timeframe } = b;
+      if (
+        at !== undefined && typeof open === 'number' && typeof high === 'number' && typeof low === 'number' && typeof close === 'number'
+        && (volume === null || volume === undefined || typeof volume === 'number')
+        && typeof quality_flag === 'string' && typeof source_id === 'string' && typeof ingest_run_id === 'string'
+      ) {
+        const m = b.metadata === undefined ? '' : canonicalJson(b.metadata);
+        metadata = typeof m === 'string' ? m : undefined;
+      }
+      if (typeof symbol !== 'string' || typeof timeframe !== 'string') metadata = undefined;
+    }
+    if (at === undefined || metadata === undefined) {
+      const nb = normalizeBar(b);
+      texts[i] = canonicalJson(nb);
+      keys[i] = nb.ts_utc;
+      continue;
+    }
+    const nums = prepared?.numbers;
+    const o = nums ? nums[5 * i] : num(b.open), h = nums ? nums[5 * i + 1] : num(b.high), l = nums ? nums[5 * i + 2] : num(b.low), c = nums ? nums[5 * i + 3] : num(b.close);
+    const v = nums ? nums[5 * i + 4] : b.volume === null || b.volume === undefined ? 'null' : num(b.volume);
+    texts[i] = `{"close":${c},"high":${h},"ingest_run_id":${qRun.q(b.ingest_run_id)},"low":${l}${metadata === '' && b.metadata === undefined ? '' : `,"metadata":${metadata}`},"open":${o},"quality_flag":${qFlag.q(b.quality_flag)},"source_id":${qSource.q(b.source_id)},"symbol":${qSymbol.q(b.symbol)},"timeframe":${qTimeframe.q(b.timeframe)},"ts_utc":"${at}","volume":${v}}`;
+    keys[i] = at;
+  }
+  let ascending = true;
+  for (let i = 1; i < n && ascending; i++) ascending = keys[i - 1] < keys[i];
+  if (ascending) return `[${texts.join(',')}]`;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
+  return `[${order.map((i) => texts[i]).join(',')}]`;
 }
 
 /** Replaces one partition's bars atomically; `[]` empties it. */
 export async function replaceBarsPartition(dwh: Dwh, partition: BarsPartition, bars: CanonicalBar[]): Promise<void> {
+  await writeBarsPartition(dwh, partition, bars, () => undefined);
+}
+
+/**
+ * `replaceBarsPartition`, returning `digest(canonicalBarsText(bars))`, computed while ClickHouse
+ * inserts (if `digest` throws, the error is raised once the replace has completed).
+ */
+export async function writeBarsPartition<T>(dwh: Dwh, partition: BarsPartition, bars: CanonicalBar[], digest: (canonicalText: string) => T): Promise<T> {
   const p = parseBarsPartition(formatBarsPartition(partition));
-  await replacePartition(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), rows: toRows(p, bars) });
+  if (bars.length === 0) {
+    await replacePartition(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), rows: [] });
+    return digest(canonicalBarsText(bars));
+  }
+  const prepared = prepareBars(p, bars);
+  const replacing = replacePartitionJson(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), body: prepared.body, rows: bars.length, rowsInPartition: true });
+  let out: { value: T } | { error: unknown };
+  try {
+    out = { value: digest(canonicalBarsText(bars, prepared)) };
+  } catch (error) {
+    out = { error };
+  }
+  await replacing;
+  if ('error' in out) throw out.error;
+  return out.value;
 }
 
 /** The partition's bars ascending by `ts_utc`, exactly as `normalizeBars` would give them. */

@@ -17,8 +17,16 @@
  * in the field's `tz`, or UTC — or a Date). With `schema.coerce` (§4.2 pandera `coerce=True`):
  * numeric strings pass as float/int, numbers and booleans as string, 'true'/'false' as bool,
  * epoch milliseconds as datetime; rules then see the coerced value.
+ *
+ * Evaluation is compiled: each check runs a row loop generated for its rule (`Gen`: field lookups
+ * as property reads, the rule's test inline, no allocation on the passing path; `test` is the
+ * same rule as a closure, the definition the loop is generated from, used as is for a `rows`
+ * that is not an array). Canonical UTC text (`2024-03-01T05:00:00.000Z`) is parsed without a
+ * regular expression or a Date; `tz` and `business_day` ask luxon only for zones that are not
+ * fixed offsets, and `business_day` once per local day of an evaluation; the primary key is
+ * indexed by nested Maps rather than JSON text.
  */
-import { DateTime } from 'luxon';
+import { DateTime, Info, type Zone } from 'luxon';
 import type { AssetCheck, CheckOutcome } from '../../core/definitions/checks.ts';
 import type { JsonObject, JsonValue } from '../../core/event-log/port.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
@@ -71,17 +79,86 @@ export function getField(row: unknown, name: string): Lookup {
   return { present: true, value: cur };
 }
 
+/** What a compiled field lookup returns for an absent field (never a row's value). */
+const ABSENT: unique symbol = Symbol('absent');
+type Raw = unknown;
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** `getField` compiled for one name: the value, or ABSENT. */
+function accessor(name: string): (row: unknown) => Raw {
+  const path = name.split('.');
+  if (path.length === 1) {
+    const [k] = path;
+    return (row) => (row !== null && typeof row === 'object' && !Array.isArray(row) && hasOwn.call(row, k) ? (row as Record<string, unknown>)[k] : ABSENT);
+  }
+  return (row) => {
+    let cur: unknown = row;
+    for (let i = 0; i < path.length; i++) {
+      if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !hasOwn.call(cur, path[i])) return ABSENT;
+      cur = (cur as Record<string, unknown>)[path[i]];
+    }
+    return cur;
+  };
+}
+
 const isNull = (v: unknown) => v === null || v === undefined;
 
 interface DateValue { ms: number; offset: number | null }
 
 const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
+const DIGIT0 = 48;
+/** The value of the two ASCII digits at `i`, or -1. */
+function two(s: string, i: number): number {
+  const a = s.charCodeAt(i) - DIGIT0, b = s.charCodeAt(i + 1) - DIGIT0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Epoch ms of text in the CANONICAL_UTC form whose fields are all in range, i.e. exactly the
+ * texts `parseDate`'s canonical branch accepts (Date.parse, then the toISOString round trip),
+ * for years from 100 on; NaN for anything else (the caller then takes the general path).
+ */
+function canonicalUtcMs(v: string): number {
+  const n = v.length;
+  if (n !== 24 && n !== 20) return NaN;
+  if (v.charCodeAt(n - 1) !== 90 /* Z */) return NaN;
+  const y1 = two(v, 0), y2 = two(v, 2), mo = two(v, 5), d = two(v, 8), h = two(v, 11), mi = two(v, 14), s = two(v, 17);
+  if ((y1 | y2 | mo | d | h | mi | s) < 0) return NaN;
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return NaN;
+  let frac = 0;
+  if (n === 24) {
+    if (v.charCodeAt(19) !== 46) return NaN;
+    const f = two(v, 20), g = v.charCodeAt(22) - DIGIT0;
+    if (f < 0 || g < 0 || g > 9) return NaN;
+    frac = f * 10 + g;
+  }
+  const y = y1 * 100 + y2;
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return NaN;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1])) return NaN;
+  return utcMs(y, mo, d, h, mi, s, frac);
+}
+
+/** Epoch ms of a proleptic-Gregorian date-time with fields in range (Date.UTC's value for a year ≥ 100), by integer arithmetic. */
+function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  // days_from_civil (H. Hinnant): exact in doubles for every year Date can hold.
+  const yy = mo <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
+  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms;
+}
+
 function parseDate(v: unknown, tz: string | undefined, coerce: boolean): DateValue | null {
   if (v instanceof Date) return Number.isFinite(v.getTime()) ? { ms: v.getTime(), offset: null } : null;
   if (typeof v === 'number') return coerce && Number.isFinite(v) ? { ms: v, offset: null } : null;
   if (typeof v !== 'string') return null;
   // The canonical form (`2024-03-01T05:00:00.000Z`) needs no zone rules: the fast path for bars.
+  const fast = canonicalUtcMs(v);
+  if (fast === fast) return { ms: fast, offset: 0 };
   if (CANONICAL_UTC.test(v)) {
     const ms = Date.parse(v);
     if (Number.isFinite(ms) && new Date(ms).toISOString().slice(0, v.length - 1) === v.slice(0, -1)) return { ms, offset: 0 };
@@ -92,6 +169,33 @@ function parseDate(v: unknown, tz: string | undefined, coerce: boolean): DateVal
   }
   const d = DateTime.fromISO(v, { zone: tz ?? 'UTC' });
   return d.isValid ? { ms: d.toMillis(), offset: null } : null;
+}
+
+/** The typed value of `v` for one field type (see typedValue); `undefined` when it is not one. */
+type Typer = (v: unknown) => unknown;
+
+function typerOf(f: ContractField, coerce: boolean): Typer {
+  switch (f.type) {
+    case 'string':
+      return coerce
+        ? (v) => (typeof v === 'string' ? v : (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean' ? String(v) : undefined)
+        : (v) => (typeof v === 'string' ? v : undefined);
+    case 'float':
+    case 'number':
+      return (v) => {
+        if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+        if (coerce && typeof v === 'string' && NUMERIC_TEXT.test(v.trim())) return Number(v.trim());
+        return undefined;
+      };
+    case 'int':
+    case 'bool':
+    case 'object':
+      return (v) => typedValue(v, f, coerce);
+    case 'datetime': {
+      const tz = f.constraints?.tz;
+      return (v) => parseDate(v, tz, coerce) ?? undefined;
+    }
+  }
 }
 
 /** The value as the field's type, or `undefined` when it is not one (null stays out: callers check it first). */
@@ -139,14 +243,71 @@ export function jsonSafe(v: unknown): JsonValue {
 
 interface Violation { value?: unknown; other?: unknown; detail?: string }
 
+/** Per evaluation of one check: state a rule may keep across the rows of that evaluation only. */
+interface Pass { days?: Map<number, string> }
+
 interface RowRule {
   name: string;
   field: string | null;
   rule: string;
   expected: JsonValue;
   description: string;
-  test(row: ContractRow): Violation | null;
+  /** The rule on one row (the definition; used as is for a `rows` that is not an array). */
+  test(row: ContractRow, pass: Pass): Violation | null;
+  /** The same test as JavaScript for the compiled row loop: sets `v` to the violation (see Gen). */
+  code(g: Gen): string;
 }
+
+/**
+ * Generated source of one rule's row loop. A compiled check runs its own function (made with
+ * `new Function`), so every property access and call in it has type feedback of its own:
+ * monomorphic on the rows' shape, where closures shared by all rules would dispatch through all
+ * of them. Values the code needs (typers, regexes, the ABSENT marker…) are passed in, never
+ * spliced into the text; field names go in as JSON string literals.
+ */
+class Gen {
+  readonly values: unknown[] = [];
+  private vars = 0;
+  /** A name in the generated code that holds `value`. */
+  ref(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length - 1}`;
+  }
+  fresh(prefix: string): string {
+    return `${prefix}${this.vars++}`;
+  }
+  /** Code declaring `target` = getField(row, name): the value, or ABSENT. */
+  access(name: string, target: string): string {
+    const path = name.split('.');
+    const absent = this.ref(ABSENT), hasOwn = this.ref(Object.prototype.hasOwnProperty);
+    let code = `let ${target} = ${absent};\n`;
+    let holder = 'row';
+    let close = '';
+    path.forEach((part, i) => {
+      const key = JSON.stringify(part);
+      code += `if (${holder} !== null && typeof ${holder} === 'object' && !Array.isArray(${holder}) && ${hasOwn}.call(${holder}, ${key})) {\n`;
+      if (i === path.length - 1) code += `${target} = ${holder}[${key}];\n`;
+      else { const next = this.fresh('c'); code += `const ${next} = ${holder}[${key}];\n`; holder = next; }
+      close += '}';
+    });
+    return `${code}${close}\n`;
+  }
+  /** Code declaring `target` = the typed non-null value of field `raw` holds (or undefined). */
+  typed(raw: string, typer: Typer, target: string): string {
+    return `const ${target} = ${raw} === ${this.ref(ABSENT)} || ${raw} === null || ${raw} === undefined ? undefined : ${this.ref(typer)}(${raw});\n`;
+  }
+}
+
+const SCAN_HEAD = `return function scan(rows, pass, found) {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (row === undefined && !(i in rows)) continue;
+    let v = null;
+`;
+const SCAN_TAIL = `
+    if (v !== null) found(row, i, v);
+  }
+};`;
 
 const CMP: Record<Comparison, { sym: string; ok: (a: number, b: number) => boolean }> = {
   gt: { sym: '>', ok: (a, b) => a > b },
@@ -157,16 +318,79 @@ const CMP: Record<Comparison, { sym: string; ok: (a: number, b: number) => boole
   le: { sym: '≤', ok: (a, b) => a <= b },
 };
 
+/** luxon's bounds on epoch ms (`DateTime.fromMillis` is invalid beyond), less room for any fixed offset (≤ 99 h). */
+const SAFE_MS = 8.64e15 - 10 * 86_400_000;
+const DAY_MS = 86_400_000;
+
+/** The zone as luxon resolves it when it is a fixed offset (UTC, UTC+3, …), else null: ask luxon per instant. */
+function fixedZone(zone: string): Zone | null {
+  const z = Info.normalizeZone(zone);
+  return z.isUniversal && z.isValid ? z : null;
+}
+
+type Scanner = (rows: ContractRow[], pass: Pass, found: (row: ContractRow, i: number, v: Violation) => void) => void;
+
+/** The compiled row loop of a rule: visits what `rows.forEach` visits (holes of a sparse array are skipped). */
+function rowScanner(rule: RowRule): Scanner {
+  const g = new Gen();
+  const body = rule.code(g);
+  const params = g.values.map((_, i) => `$${i}`);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(...params, `${SCAN_HEAD}${body}${SCAN_TAIL}`)(...g.values) as Scanner;
+}
+
+/**
+ * The first row index seen per key tuple, where two tuples are one key exactly when their JSON
+ * texts are equal (as `JSON.stringify(parts)` keys would have it). Tuples of strings, numbers,
+ * booleans and null go into nested Maps (for those, equal JSON is SameValueZero of every part:
+ * the number parts are finite, or JSON-safe strings), any other tuple by its JSON text (it can
+ * never equal a tuple of primitives).
+ */
+class KeyIndex {
+  private readonly root = new Map<unknown, unknown>();
+  private readonly byJson = new Map<string, number>();
+  constructor(private readonly width: number) {}
+
+  /** The index first seen with `parts`; undefined (and `i` recorded) when they are new. */
+  firstOf(parts: readonly JsonValue[], i: number): number | undefined {
+    for (let j = 0; j < this.width; j++) {
+      const p = parts[j];
+      if (p !== null && typeof p === 'object') {
+        const key = JSON.stringify(parts);
+        const prev = this.byJson.get(key);
+        if (prev === undefined) this.byJson.set(key, i);
+        return prev;
+      }
+    }
+    let level = this.root;
+    for (let j = 0; j < this.width - 1; j++) {
+      let next = level.get(parts[j]) as Map<unknown, unknown> | undefined;
+      if (next === undefined) level.set(parts[j], (next = new Map()));
+      level = next;
+    }
+    const last = parts[this.width - 1];
+    const prev = level.get(last) as number | undefined;
+    if (prev === undefined) level.set(last, i);
+    return prev;
+  }
+}
+
 export function compileContract(contract: DataContract, options: CompileOptions = {}): AssetCheck<ContractRow[]>[] {
   const coerce = contract.schema.coerce ?? false;
   const fields = new Map(contract.schema.fields.map((f) => [f.name, f] as const));
   const severityOf = (name: string) => options.severityOverrides?.[name] ?? options.severity ?? 'ERROR';
   const pkOf = (row: ContractRow): JsonObject => Object.fromEntries(contract.primary_key.map((k) => { const g = getField(row, k); return [k, g.present ? jsonSafe(g.value) : null]; }));
+  const getters = new Map(contract.schema.fields.map((f) => [f.name, accessor(f.name)] as const));
+  const typers = new Map(contract.schema.fields.map((f) => [f.name, typerOf(f, coerce)] as const));
   /** The typed non-null value of a field, or undefined (absent, null or of the wrong type). */
-  const typed = (row: ContractRow, name: string): unknown => {
-    const g = getField(row, name);
-    if (!g.present || isNull(g.value)) return undefined;
-    return typedValue(g.value, fields.get(name)!, coerce);
+  const typedOf = (name: string): ((row: ContractRow) => unknown) => {
+    const get = getters.get(name)!, type = typers.get(name)!;
+    return (row) => { const v = get(row); return v === ABSENT || v === null || v === undefined ? undefined : type(v); };
+  };
+  /** Code declaring `target` = typedOf(name)(row). */
+  const typedCode = (g: Gen, name: string, target: string): string => {
+    const raw = g.fresh('r');
+    return g.access(name, raw) + g.typed(raw, typers.get(name)!, target);
   };
   const rules: RowRule[] = [];
   const add = (r: Omit<RowRule, 'name'> & { name?: string }) => rules.push({ ...r, name: r.name ?? `${contract.name}.${r.field}.${r.rule}` });
@@ -175,24 +399,51 @@ export function compileContract(contract: DataContract, options: CompileOptions 
     const k = f.constraints ?? {};
     const required = k.required ?? true;
     const nullable = k.nullable ?? false;
-    if (required) add({ field: f.name, rule: 'required', expected: true, description: `${f.name} is present.`, test: (row) => (getField(row, f.name).present ? null : { detail: 'absent' }) });
+    const get = getters.get(f.name)!;
+    const type = typers.get(f.name)!;
+    const typed = typedOf(f.name);
+    if (required) {
+      add({
+        field: f.name, rule: 'required', expected: true, description: `${f.name} is present.`,
+        test: (row) => (get(row) !== ABSENT ? null : { detail: 'absent' }),
+        code: (g) => `${g.access(f.name, 'x')}if (x === ${g.ref(ABSENT)}) v = { detail: 'absent' };`,
+      });
+    }
     if (!nullable) {
-      add({ field: f.name, rule: 'nullable', expected: false, description: `${f.name} is not null.`, test: (row) => { const g = getField(row, f.name); return g.present && isNull(g.value) ? { value: null } : null; } });
+      add({
+        field: f.name, rule: 'nullable', expected: false, description: `${f.name} is not null.`,
+        test: (row) => { const v = get(row); return v !== ABSENT && isNull(v) ? { value: null } : null; },
+        code: (g) => `${g.access(f.name, 'x')}if (x !== ${g.ref(ABSENT)} && (x === null || x === undefined)) v = { value: null };`,
+      });
     }
     add({
       field: f.name, rule: 'type', expected: f.type, description: `${f.name} is a ${f.type}${coerce ? ' (coercible)' : ''}.`,
-      test: (row) => { const g = getField(row, f.name); return g.present && !isNull(g.value) && typedValue(g.value, f, coerce) === undefined ? { value: g.value } : null; },
+      test: (row) => { const v = get(row); return v !== ABSENT && !isNull(v) && type(v) === undefined ? { value: v } : null; },
+      code: (g) => `${g.access(f.name, 'x')}if (x !== ${g.ref(ABSENT)} && x !== null && x !== undefined && ${g.ref(type)}(x) === undefined) v = { value: x };`,
     });
     if (k.pattern !== undefined) {
       const re = new RegExp(k.pattern);
+      // The last text tested and its verdict (the regex has no flags: a pure function of the
+      // text): constant columns (symbol, source) are tested once.
+      const memo = { text: undefined as string | undefined, ok: false };
+      const textOf = (v: unknown, t: unknown): string => (f.type === 'string' ? (t as string) : v instanceof Date ? v.toISOString() : String(v));
+      const matches = (text: string): boolean => {
+        if (text !== memo.text) { memo.ok = re.test(text); memo.text = text; }
+        return memo.ok;
+      };
       add({
         field: f.name, rule: 'pattern', expected: k.pattern, description: `${f.name} matches /${k.pattern}/.`,
         test: (row) => {
-          const g = getField(row, f.name);
-          if (!g.present || isNull(g.value) || typedValue(g.value, f, coerce) === undefined) return null;
-          const text = f.type === 'string' ? (typedValue(g.value, f, coerce) as string) : g.value instanceof Date ? g.value.toISOString() : String(g.value);
-          return re.test(text) ? null : { value: g.value };
+          const v = get(row);
+          if (v === ABSENT || isNull(v)) return null;
+          const t = type(v);
+          if (t === undefined) return null;
+          return matches(textOf(v, t)) ? null : { value: v };
         },
+        code: (g) => `${g.access(f.name, 'x')}if (x !== ${g.ref(ABSENT)} && x !== null && x !== undefined) {
+  const t = ${g.ref(type)}(x);
+  if (t !== undefined && !${g.ref(matches)}(${f.type === 'string' ? 't' : `${g.ref(textOf)}(x, t)`})) v = { value: x };
+}`,
       });
     }
     const enumList = k.enum ?? (k.enum_ref !== undefined ? options.enums?.[k.enum_ref] : undefined);
@@ -203,37 +454,56 @@ export function compileContract(contract: DataContract, options: CompileOptions 
       const allowed = new Set<unknown>(enumList);
       add({
         field: f.name, rule: 'enum', expected: jsonSafe([...enumList]), description: `${f.name} is one of ${enumList.join(', ')}${k.enum_ref ? ` (${k.enum_ref})` : ''}.`,
-        test: (row) => { const v = typed(row, f.name); return v === undefined || allowed.has(v) ? null : { value: v }; },
+        test: (row) => { const v = typed(row); return v === undefined || allowed.has(v) ? null : { value: v }; },
+        code: (g) => `${typedCode(g, f.name, 't')}if (t !== undefined && !${g.ref(allowed)}.has(t)) v = { value: t };`,
       });
     }
     for (const op of COMPARISONS) {
       const b = k[op];
       if (b === undefined) continue;
-      const bounds = Array.isArray(b) ? b : [b];
+      const bounds = (Array.isArray(b) ? b : [b]).map((bound) => ({ bound, value: typeof bound === 'number' ? (() => bound) : typedOf(bound) }));
+      const { sym, ok } = CMP[op];
+      const fail = (v: number, bound: number | string, other: number): Violation => ({ value: v, other: typeof bound === 'number' ? bound : { [bound]: other }, detail: `${v} ${sym} ${other} fails` });
       add({
-        field: f.name, rule: op, expected: jsonSafe(b), description: `${f.name} ${CMP[op].sym} ${bounds.join(', ')}.`,
+        field: f.name, rule: op, expected: jsonSafe(b), description: `${f.name} ${sym} ${bounds.map((x) => x.bound).join(', ')}.`,
         test: (row) => {
-          const v = typed(row, f.name);
+          const v = typed(row);
           if (typeof v !== 'number') return null;
-          for (const bound of bounds) {
-            const other = typeof bound === 'number' ? bound : typed(row, bound);
+          for (let i = 0; i < bounds.length; i++) {
+            const { bound } = bounds[i];
+            const other = bounds[i].value(row);
             if (typeof other !== 'number') continue;
-            if (!CMP[op].ok(v, other)) return { value: v, other: typeof bound === 'number' ? bound : { [bound]: other }, detail: `${v} ${CMP[op].sym} ${other} fails` };
+            if (!ok(v, other)) return fail(v, bound, other);
           }
           return null;
+        },
+        code: (g) => {
+          const okFn = g.ref(ok), failFn = g.ref(fail);
+          let code = `${typedCode(g, f.name, 't')}if (typeof t === 'number') bounds: {\n`;
+          for (const { bound } of bounds) {
+            const o = g.fresh('o');
+            code += typeof bound === 'number'
+              ? `const ${o} = ${g.ref(bound)};\n`
+              : typedCode(g, bound, o);
+            code += `if (typeof ${o} === 'number' && !${okFn}(t, ${o})) { v = ${failFn}(t, ${g.ref(bound)}, ${o}); break bounds; }\n`;
+          }
+          return `${code}}`;
         },
       });
     }
     if (k.tz !== undefined) {
       const zone = k.tz;
+      const fixed = fixedZone(zone);
+      const offsetAt = (ms: number): number => (fixed && Math.abs(ms) <= SAFE_MS ? fixed.offset(ms) : DateTime.fromMillis(ms, { zone }).offset);
+      const check = (d: DateValue | undefined, raw: unknown): Violation | null => {
+        if (!d || d.offset === null) return null;
+        const want = offsetAt(d.ms);
+        return d.offset === want ? null : { value: raw, detail: `offset ${d.offset} min, ${zone} has ${want} min` };
+      };
       add({
         field: f.name, rule: 'tz', expected: zone, description: `${f.name} carries the UTC offset of ${zone} (or none: local ${zone} time).`,
-        test: (row) => {
-          const d = typed(row, f.name) as DateValue | undefined;
-          if (!d || d.offset === null) return null;
-          const want = DateTime.fromMillis(d.ms, { zone }).offset;
-          return d.offset === want ? null : { value: (getField(row, f.name) as { value: unknown }).value, detail: `offset ${d.offset} min, ${zone} has ${want} min` };
-        },
+        test: (row) => check(typed(row) as DateValue | undefined, get(row)),
+        code: (g) => `${g.access(f.name, 'x')}${g.typed('x', type, 't')}if (t !== undefined) v = ${g.ref(check)}(t, x);`,
       });
     }
     if (k.business_day) {
@@ -242,87 +512,122 @@ export function compileContract(contract: DataContract, options: CompileOptions 
         throw new OrreryError(ErrorIds.CONFIG_MISSING, `Contract ${contract.name}: field ${f.name} must fall on a business day; pass the calendar as compile option businessDay.`, { contract: contract.name, field: f.name });
       }
       const zone = k.tz ?? 'UTC';
+      const fixed = fixedZone(zone);
+      const localDateOf = (ms: number, pass: Pass): string => {
+        if (!fixed || Math.abs(ms) > SAFE_MS) return DateTime.fromMillis(ms, { zone }).toFormat('yyyy-MM-dd');
+        // A fixed offset's local date depends on the local day alone (luxon's tsToObj): ask once per day.
+        const day = Math.floor(Math.trunc(ms + fixed.offset(ms) * 60_000) / DAY_MS);
+        const days = (pass.days ??= new Map());
+        let text = days.get(day);
+        if (text === undefined) days.set(day, (text = DateTime.fromMillis(ms, { zone }).toFormat('yyyy-MM-dd')));
+        return text;
+      };
+      const check = (d: DateValue | undefined, value: unknown, row: ContractRow, pass: Pass): Violation | null => {
+        if (!d) return null;
+        const localDate = localDateOf(d.ms, pass);
+        return pred({ value, ms: d.ms, localDate, field: f.name, row }) ? null : { value, detail: `not a business day (${localDate})` };
+      };
       add({
         field: f.name, rule: 'business_day', expected: true, description: `${f.name} falls on a business day / in session.`,
-        test: (row) => {
-          const d = typed(row, f.name) as DateValue | undefined;
-          if (!d) return null;
-          const localDate = DateTime.fromMillis(d.ms, { zone }).toFormat('yyyy-MM-dd');
-          const value = (getField(row, f.name) as { value: unknown }).value;
-          return pred({ value, ms: d.ms, localDate, field: f.name, row }) ? null : { value, detail: `not a business day (${localDate})` };
-        },
+        test: (row, pass) => { const d = typed(row) as DateValue | undefined; return d ? check(d, get(row), row, pass) : null; },
+        code: (g) => `${g.access(f.name, 'x')}${g.typed('x', type, 't')}if (t !== undefined) v = ${g.ref(check)}(t, x, row, pass);`,
       });
     }
   }
 
   if (contract.schema.strict) {
     const known = new Set(contract.schema.fields.map((f) => f.name.split('.')[0]));
+    const extraKeys = (row: object): Violation | null => {
+      let extra: string[] | null = null;
+      const proto = Object.getPrototypeOf(row);
+      if ((proto === Object.prototype || proto === null) && !Array.isArray(row)) {
+        // An ordinary object's own enumerable keys in Object.keys order, without making the list
+        // (for…in walks them first, from V8's enum cache; inherited ones are skipped).
+        for (const key in row) if (hasOwn.call(row, key) && !known.has(key)) (extra ??= []).push(key);
+      } else {
+        const keys = Object.keys(row);
+        for (let i = 0; i < keys.length; i++) if (!known.has(keys[i])) (extra ??= []).push(keys[i]);
+      }
+      return extra === null ? null : { value: extra };
+    };
     rules.push({
       name: `${contract.name}.schema.strict`, field: null, rule: 'strict', expected: jsonSafe([...known]), description: 'No columns beyond the contract fields.',
-      test: (row) => {
-        if (row === null || typeof row !== 'object') return null;
-        const extra = Object.keys(row).filter((k) => !known.has(k));
-        return extra.length === 0 ? null : { value: extra };
-      },
+      test: (row) => (row === null || typeof row !== 'object' ? null : extraKeys(row)),
+      code: (g) => `if (row !== null && typeof row === 'object') v = ${g.ref(extraKeys)}(row);`,
     });
   }
 
   const o = ohlcFields(contract);
   if (o) {
+    const [tOpen, tHigh, tLow, tClose] = [typedOf(o.open), typedOf(o.high), typedOf(o.low), typedOf(o.close)];
+    const check = (O: unknown, H: unknown, L: unknown, C: unknown): Violation | null => {
+      if (typeof O !== 'number' || typeof H !== 'number' || typeof L !== 'number' || typeof C !== 'number') return null;
+      if (H >= Math.max(O, L, C) && L <= Math.min(O, H, C)) return null;
+      return { value: { [o.open]: O, [o.high]: H, [o.low]: L, [o.close]: C } };
+    };
     rules.push({
       name: `${contract.name}.ohlc`, field: null, rule: 'ohlc', expected: jsonSafe(o), description: `${o.high} ≥ max(${o.open}, ${o.low}, ${o.close}) and ${o.low} ≤ min(${o.open}, ${o.high}, ${o.close}).`,
-      test: (row) => {
-        const [op, hi, lo, cl] = [typed(row, o.open), typed(row, o.high), typed(row, o.low), typed(row, o.close)];
-        if (![op, hi, lo, cl].every((x) => typeof x === 'number')) return null;
-        const [O, H, L, C] = [op, hi, lo, cl] as number[];
-        if (H >= Math.max(O, L, C) && L <= Math.min(O, H, C)) return null;
-        return { value: { [o.open]: O, [o.high]: H, [o.low]: L, [o.close]: C } };
-      },
+      test: (row) => check(tOpen(row), tHigh(row), tLow(row), tClose(row)),
+      code: (g) => `${typedCode(g, o.open, 'tO')}${typedCode(g, o.high, 'tH')}${typedCode(g, o.low, 'tL')}${typedCode(g, o.close, 'tC')}v = ${g.ref(check)}(tO, tH, tL, tC);`,
     });
   }
 
-  const checks: AssetCheck<ContractRow[]>[] = rules.map((r) => ({
-    name: r.name,
-    description: r.description,
-    severity: severityOf(r.name),
-    evaluate(rows: ContractRow[]): CheckOutcome {
-      let violations = 0;
-      const first: JsonValue[] = [];
-      rows.forEach((row, i) => {
-        const v = r.test(row);
-        if (!v) return;
-        violations++;
-        if (first.length < MAX_EXAMPLES) {
-          const ex: JsonObject = { row: i, key: pkOf(row), value: jsonSafe(v.value) };
-          if (v.other !== undefined) ex.compared_with = jsonSafe(v.other);
-          if (v.detail !== undefined) ex.detail = v.detail;
-          first.push(ex);
-        }
-      });
-      return { passed: violations === 0, metadata: { contract: contract.name, version: contract.version, field: r.field, rule: r.rule, expected: r.expected, rows_checked: rows.length, violations, first_rows: first } };
-    },
-  }));
+  /** Calls `visit` for every row `rows.forEach` would visit (holes of a sparse array are skipped). */
+  const eachRow = (rows: ContractRow[], visit: (row: ContractRow, i: number) => void): void => {
+    if (!Array.isArray(rows)) { (rows as { forEach(cb: typeof visit): void }).forEach(visit); return; }
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row === undefined && !(i in rows)) continue;
+      visit(row, i);
+    }
+  };
+
+  const checks: AssetCheck<ContractRow[]>[] = rules.map((r) => {
+    const scan = rowScanner(r);
+    return {
+      name: r.name,
+      description: r.description,
+      severity: severityOf(r.name),
+      evaluate(rows: ContractRow[]): CheckOutcome {
+        let violations = 0;
+        const first: JsonValue[] = [];
+        const pass: Pass = {};
+        const found = (row: ContractRow, i: number, v: Violation) => {
+          violations++;
+          if (first.length < MAX_EXAMPLES) {
+            const ex: JsonObject = { row: i, key: pkOf(row), value: jsonSafe(v.value) };
+            if (v.other !== undefined) ex.compared_with = jsonSafe(v.other);
+            if (v.detail !== undefined) ex.detail = v.detail;
+            first.push(ex);
+          }
+        };
+        if (Array.isArray(rows)) scan(rows, pass, found);
+        else eachRow(rows, (row, i) => { const v = r.test(row, pass); if (v) found(row, i, v); });
+        return { passed: violations === 0, metadata: { contract: contract.name, version: contract.version, field: r.field, rule: r.rule, expected: r.expected, rows_checked: rows.length, violations, first_rows: first } };
+      },
+    };
+  });
 
   // Primary-key uniqueness. Rows with an absent, null or mistyped key part are left to the field rules.
   const pkName = `${contract.name}.primary_key`;
+  const pkParts = contract.primary_key.map((k) => ({ typed: typedOf(k), datetime: fields.get(k)!.type === 'datetime' }));
   checks.push({
     name: pkName,
     description: `(${contract.primary_key.join(', ')}) is unique (duplicate_policy ${contract.duplicate_policy}).`,
     severity: severityOf(pkName),
     evaluate(rows: ContractRow[]): CheckOutcome {
-      const seen = new Map<string, number>();
+      const seen = new KeyIndex(pkParts.length);
       let violations = 0;
       const first: JsonValue[] = [];
-      rows.forEach((row, i) => {
-        const parts: JsonValue[] = [];
-        for (const k of contract.primary_key) {
-          const v = typed(row, k);
+      const parts: JsonValue[] = new Array(pkParts.length);
+      eachRow(rows, (row, i) => {
+        for (let j = 0; j < pkParts.length; j++) {
+          const v = pkParts[j].typed(row);
           if (v === undefined) return;
-          parts.push(fields.get(k)!.type === 'datetime' ? (v as DateValue).ms : jsonSafe(v));
+          parts[j] = pkParts[j].datetime ? (v as DateValue).ms : jsonSafe(v);
         }
-        const key = JSON.stringify(parts);
-        const prev = seen.get(key);
-        if (prev === undefined) { seen.set(key, i); return; }
+        const prev = seen.firstOf(parts, i);
+        if (prev === undefined) return;
         violations++;
         if (first.length < MAX_EXAMPLES) first.push({ row: i, key: pkOf(row), duplicate_of_row: prev });
       });

@@ -7,9 +7,10 @@ import type { CanonicalBar } from '../../core/market-data.ts';
  */
 export function ohlcProblem(bar: Pick<CanonicalBar, 'open' | 'high' | 'low' | 'close' | 'volume'>): string | null {
   const { open, high, low, close, volume } = bar;
-  for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return `${name} is not a finite number`;
-  }
+  if (typeof open !== 'number' || !Number.isFinite(open)) return 'open is not a finite number';
+  if (typeof high !== 'number' || !Number.isFinite(high)) return 'high is not a finite number';
+  if (typeof low !== 'number' || !Number.isFinite(low)) return 'low is not a finite number';
+  if (typeof close !== 'number' || !Number.isFinite(close)) return 'close is not a finite number';
   if (!(low > 0)) return 'low ≤ 0';
   if (low > Math.min(open, close)) return 'low > min(open, close)';
   if (Math.max(open, close) > high) return 'max(open, close) > high';

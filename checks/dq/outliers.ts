@@ -28,7 +28,7 @@
  *     jump bar in the second.
  */
 import type { DqThresholds } from './types.ts';
-import { SortedWindow, clippedScaleSorted } from './stats.ts';
+import { SortedWindow } from './stats.ts';
 
 export interface OutlierStat {
   /** r(n) and the return from the last kept bar. */
@@ -66,7 +66,7 @@ export function detectOutliers(
     if (lo >= wHi) { window.clear(); wLo = wHi = lo; }
     for (; wHi < i; wHi++) window.insert(ret(wHi));
     for (; wLo < lo; wLo++) window.remove(ret(wLo));
-    const s = clippedScaleSorted(window.sorted(), p.outlier_sigma);
+    const s = window.clippedScale(p.outlier_sigma);
     if (!s) { lastKept = i; continue; }
     const r = ret(i);
     const rk = Math.log(closes[i] / closes[lastKept]);

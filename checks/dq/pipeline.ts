@@ -23,12 +23,12 @@
  */
 import { OrreryError } from '../../core/errors.ts';
 import { timeframeMs, type CanonicalBar } from '../../core/market-data.ts';
-import { dedupeBars, sortBars } from './dedupe.ts';
+import { dedupeBy, sortByInstant } from './dedupe.ts';
 import { fillGaps } from './gaps.ts';
 import { ohlcProblem } from './ohlc.ts';
 import { detectOutliers } from './outliers.ts';
 import { detectSpikes } from './spikes.ts';
-import { checkAlignment } from './time.ts';
+import { checkAlignment, parseFull } from './time.ts';
 import { DqErrorIds, parseDqThresholds, type DqExclusionReason, type DqInput, type DqReport, type DqResult, type DqThresholds } from './types.ts';
 
 function withMeta(bar: CanonicalBar, patch: Partial<CanonicalBar>, meta: Record<string, unknown>): CanonicalBar {
@@ -44,6 +44,15 @@ export function normaliseExpected(expected: readonly string[], timeframe: string
     out.add(a.ts);
   }
   return [...out].sort();
+}
+
+/** checkAlignment with the instant: `{ ts, ms }` when aligned, else why not. */
+function alignedInstant(ts: unknown, step: number): { ts: string; ms: number } | 'unparsable' | 'not_utc' | 'off_grid' {
+  const p = parseFull(ts);
+  if (p === null) return 'unparsable';
+  if (!p.zulu) return 'not_utc';
+  if (!Number.isInteger(p.ms) || p.ms % step !== 0) return 'off_grid';
+  return { ts: p.canonical!, ms: p.ms };
 }
 
 export function runDq(input: DqInput, thresholds: DqThresholds): DqResult {
@@ -62,36 +71,56 @@ export function runDq(input: DqInput, thresholds: DqThresholds): DqResult {
   const exclude = (bar: CanonicalBar, reason: DqExclusionReason, flag: CanonicalBar['quality_flag'], extra: Record<string, unknown> = {}) =>
     excluded.push(withMeta(bar, { quality_flag: flag }, { dq_reason: reason, ...extra }));
 
-  // 1. alignment
+  // 1. alignment (each ts is scanned once; its instant is kept for the ordering below)
+  const step = timeframeMs(timeframe);
   let misaligned = 0, unexpected = 0, ohlc = 0;
   const aligned: CanonicalBar[] = [];
+  const alignedMs: number[] = [];
   for (const b of input.bars) {
-    const a = checkAlignment(b.ts_utc, timeframe);
-    if (!a.ok) { misaligned++; exclude(b, 'misaligned', 'conflict', { dq_detail: a.why }); continue; }
+    const a = alignedInstant(b.ts_utc, step);
+    if (typeof a === 'string') { misaligned++; exclude(b, 'misaligned', 'conflict', { dq_detail: a }); continue; }
     aligned.push(a.ts === b.ts_utc ? b : { ...b, ts_utc: a.ts });
+    alignedMs.push(a.ms);
   }
 
-  // 2. dedupe
-  const dd = dedupeBars(aligned);
+  // 2. dedupe (one series, canonical ts: the ts is the whole dedupe key)
+  const dd = dedupeBy(aligned, (b) => b.ts_utc);
   for (const b of dd.dropped) exclude(b, 'duplicate', b.quality_flag);
 
   // 3–4. calendar, OHLC
   const usable: CanonicalBar[] = [];
-  for (const bar of dd.bars) {
+  const usableMs: number[] = [];
+  for (const w of dd.winners) {
+    const bar = aligned[w];
     if (!expectedSet.has(bar.ts_utc)) { unexpected++; exclude(bar, 'off_calendar', 'conflict'); continue; }
     const problem = ohlcProblem(bar);
     if (problem) { ohlc++; exclude(bar, 'ohlc', 'conflict', { dq_detail: problem }); continue; }
     usable.push(bar);
+    usableMs.push(alignedMs[w]);
   }
-  const partition = sortBars(usable);
+  const partition = sortByInstant(usable, usableMs);
 
   // Lookback: same series, deduped, aligned, usable, strictly before the partition's first expected bar.
   const first = expected[0];
-  const lookback = first === undefined ? [] : sortBars(
-    dedupeBars(input.lookback ?? []).bars
-      .map((b) => { const a = checkAlignment(b.ts_utc, timeframe); return a.ok ? (a.ts === b.ts_utc ? b : { ...b, ts_utc: a.ts }) : null; })
-      .filter((b): b is CanonicalBar => b !== null && b.ts_utc < first && ohlcProblem(b) === null),
-  );
+  let lookback: CanonicalBar[] = [];
+  if (first !== undefined) {
+    const list = input.lookback ?? [];
+    const parsed = list.map((b) => parseFull(b.ts_utc));
+    // The dedupe key of barKey (one series): canonical ts, else the text as given.
+    const { winners } = dedupeBy(list, (b, i) => parsed[i]?.canonical ?? `${b.ts_utc}`);
+    const kept: CanonicalBar[] = [];
+    const keptMs: number[] = [];
+    for (const w of winners) {
+      const b = list[w], p = parsed[w];
+      if (p === null || !p.zulu || !Number.isInteger(p.ms) || p.ms % step !== 0) continue; // misaligned
+      const ts = p.canonical!;
+      const bar = ts === b.ts_utc ? b : { ...b, ts_utc: ts };
+      if (!(bar.ts_utc < first) || ohlcProblem(bar) !== null) continue;
+      kept.push(bar);
+      keptMs.push(p.ms);
+    }
+    lookback = sortByInstant(kept, keptMs);
+  }
 
   // 5. outliers
   const L = lookback.length;

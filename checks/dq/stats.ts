@@ -86,7 +86,12 @@ export class SortedWindow {
   }
 
   median(): number {
-    return medianOfSorted(this.sorted());
+    return medianOfSorted(this.a, this.n);
+  }
+
+  /** clippedScaleSorted(this.sorted(), k), without making the view. */
+  clippedScale(k: number): { center: number; sigma: number; kept: number } | null {
+    return clippedScaleOf(this.a, this.n, k, true);
   }
 
   clear(): void {
@@ -105,54 +110,126 @@ export class SortedWindow {
   }
 }
 
-function medianOfSorted(s: ArrayLike<number>): number {
-  const n = s.length;
+function medianOfSorted(s: ArrayLike<number>, n = s.length): number {
   if (n === 0) return NaN;
   const h = n >> 1;
   return n % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
-/** The k-th smallest (0-based) of |s[i] − c| over ascending `s`, by merging outward from c: O(k). */
-function kthDeviation(s: ArrayLike<number>, c: number, k: number): number {
-  let right = 0;
-  while (right < s.length && s[right] < c) right++;
-  let left = right - 1;
-  let d = NaN;
-  for (let taken = 0; taken <= k; taken++) {
-    const dl = left >= 0 ? c - s[left] : Infinity;
-    const dr = right < s.length ? s[right] - c : Infinity;
-    if (dl <= dr) { d = dl; left--; } else { d = dr; right++; }
+/** First index of ascending `s[0..n)` whose value is not below `c` (n when none). */
+function lowerBoundOf(s: ArrayLike<number>, n: number, c: number): number {
+  let lo = 0, hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s[mid] < c) lo = mid + 1;
+    else hi = mid;
   }
-  return d;
+  return lo;
 }
 
-/** clipScale over values already in ascending order (same result, no sorting). */
-export function clipScaleSorted(s: ArrayLike<number>): { center: number; sigma: number } {
-  const n = s.length;
-  const center = medianOfSorted(s);
+/**
+ * The k-th and (k+1)-th smallest (0-based) of |s[i] − c| over ascending `s[0..n)`, into `out[0]`
+ * and `out[1]`, by merging outward from c: O(k). NaN where there is none.
+ */
+function kthDeviation(s: ArrayLike<number>, n: number, c: number, k: number, out: Float64Array): void {
+  let right = 0;
+  while (right < n && s[right] < c) right++;
+  let left = right - 1;
+  let d = NaN;
+  out[0] = NaN;
+  out[1] = NaN;
+  for (let taken = 0; taken <= k + 1; taken++) {
+    const dl = left >= 0 ? c - s[left] : Infinity;
+    const dr = right < n ? s[right] - c : Infinity;
+    if (dl <= dr) { d = dl; left--; } else { d = dr; right++; }
+    if (taken >= k) out[taken - k] = d;
+  }
+}
+
+/**
+ * kthDeviation by bisection, O(log n): the deviations left of c (c − s[right−1−j]) and right of
+ * it (s[right+j] − c) are two ascending runs, and the k+1 smallest take i from the first and
+ * k+1−i from the second for the i found below. The same values as the merge (order statistics do
+ * not depend on how ties are taken) for NaN-free `s` and a finite `c`.
+ */
+function kthDeviationBisect(s: ArrayLike<number>, n: number, c: number, k: number, out: Float64Array): void {
+  const right = lowerBoundOf(s, n, c);
+  const lenA = right, lenB = n - right, m = k + 1;
+  // A(j) = c − s[right − 1 − j], B(j) = s[right + j] − c.
+  let lo = Math.max(0, m - lenB), hi = Math.min(m, lenA);
+  while (lo < hi) {
+    const i = (lo + hi) >> 1;
+    if (c - s[right - 1 - i] < s[right + (m - i) - 1] - c) lo = i + 1;
+    else hi = i;
+  }
+  const i = lo, j = m - i;
+  const lastA = i > 0 ? c - s[right - i] : -Infinity;
+  const lastB = j > 0 ? s[right + j - 1] - c : -Infinity;
+  const nextA = i < lenA ? c - s[right - 1 - i] : Infinity;
+  const nextB = j < lenB ? s[right + j] - c : Infinity;
+  out[0] = m <= n ? Math.max(lastA, lastB) : NaN;
+  out[1] = m + 1 <= n ? Math.min(nextA, nextB) : m <= n ? Infinity : NaN;
+}
+
+const DEV = new Float64Array(2);
+
+/**
+ * clipScale of ascending `s[0..n)`. `bisect` (a SortedWindow's values: NaN-free) takes the
+ * O(log n) searches; without it, the scans of the exported functions, whatever `s` holds.
+ */
+function clipScaleOf(s: ArrayLike<number>, n: number, bisect: boolean): { center: number; sigma: number } {
+  const center = medianOfSorted(s, n);
   const h = n >> 1;
-  const medDev = n % 2 === 1 ? kthDeviation(s, center, h) : (kthDeviation(s, center, h - 1) + kthDeviation(s, center, h)) / 2;
+  const dev = bisect && Number.isFinite(center) ? kthDeviationBisect : kthDeviation;
+  let medDev: number;
+  if (n % 2 === 1) { dev(s, n, center, h, DEV); medDev = DEV[0]; }
+  else { dev(s, n, center, h - 1, DEV); medDev = (DEV[0] + DEV[1]) / 2; }
   let sumAd = 0;
   for (let i = 0; i < n; i++) sumAd += Math.abs(s[i] - center);
   const sigma = Math.max(MAD_TO_SIGMA * medDev, MEAN_AD_TO_SIGMA * (sumAd / n));
   return { center, sigma: sigma > 0 ? sigma : 0 };
 }
 
-/** clippedScale over values already in ascending order: the kept values are one contiguous run. */
-export function clippedScaleSorted(s: ArrayLike<number>, k: number): { center: number; sigma: number; kept: number } | null {
-  const r = clipScaleSorted(s);
+/** clipScale over values already in ascending order (same result, no sorting). */
+export function clipScaleSorted(s: ArrayLike<number>): { center: number; sigma: number } {
+  return clipScaleOf(s, s.length, false);
+}
+
+/** clippedScale of ascending `s[0..n)`: the kept values are one contiguous run. */
+function clippedScaleOf(s: ArrayLike<number>, n: number, k: number, bisect: boolean): { center: number; sigma: number; kept: number } | null {
+  const r = clipScaleOf(s, n, bisect);
   if (!(r.sigma > 0)) return null;
   const limit = k * r.sigma;
-  let sum = 0;
-  let kept = 0;
-  let first = -1;
-  for (let i = 0; i < s.length; i++) {
-    if (Math.abs(s[i] - r.center) <= limit) { if (first < 0) first = i; sum += s[i]; kept++; }
+  const c = r.center;
+  let first: number, kept: number, sum = 0;
+  if (bisect) {
+    // |s[i] − c| ≤ limit holds on one contiguous run of ascending, NaN-free s (s[i] − c is
+    // monotone in i, rounding included): find its ends by bisection on that very test.
+    let lo = 0, hi = n;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (s[mid] - c < -limit) lo = mid + 1; else hi = mid; }
+    first = lo;
+    hi = n;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (s[mid] - c <= limit) lo = mid + 1; else hi = mid; }
+    kept = lo - first;
+    if (kept < 2) return null;
+    for (let i = first; i < lo; i++) sum += s[i];
+  } else {
+    kept = 0;
+    first = -1;
+    for (let i = 0; i < n; i++) {
+      if (Math.abs(s[i] - c) <= limit) { if (first < 0) first = i; sum += s[i]; kept++; }
+    }
+    if (kept < 2) return null;
   }
-  if (kept < 2) return null;
+  const end = first + kept;
   const mean = sum / kept;
   let ss = 0;
-  for (let i = first; i < first + kept; i++) ss += (s[i] - mean) * (s[i] - mean);
+  for (let i = first; i < end; i++) ss += (s[i] - mean) * (s[i] - mean);
   const sd = Math.sqrt(ss / (kept - 1));
   return sd > 0 ? { center: mean, sigma: sd, kept } : null;
+}
+
+/** clippedScale over values already in ascending order: the kept values are one contiguous run. */
+export function clippedScaleSorted(s: ArrayLike<number>, k: number): { center: number; sigma: number; kept: number } | null {
+  return clippedScaleOf(s, s.length, k, false);
 }
