@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { DwhErrorIds, sqlIdentifier, sqlString, type Dwh } from '../../core/dwh.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
+import { canonicalUtcMs } from '../../core/utc-text.ts';
 import type { CanonicalBar, QualityFlag } from '../../core/market-data.ts';
 
 // --- generic: partitioned MergeTree tables ------------------------------------------------------
@@ -516,35 +517,9 @@ export function normalizeBars(bars: CanonicalBar[]): CanonicalBar[] {
   return bars.map(normalizeBar).sort((a, b) => (a.ts_utc < b.ts_utc ? -1 : a.ts_utc > b.ts_utc ? 1 : 0));
 }
 
-/** Epoch ms of a proleptic-Gregorian date-time with fields in range (Date.UTC's value for a year ≥ 100), by integer arithmetic. */
-function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
-  // days_from_civil (H. Hinnant): exact in doubles for every year Date can hold.
-  const yy = mo <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
-  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-  return ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms;
-}
-
-/**
- * `Date.parse` of text in `toISOString` form (`YYYY-MM-DDTHH:MM:SS.mmmZ`, every field in range,
- * a year from 100 on), without the general parser; NaN for any other text (ask Date.parse).
- */
+/** `Date.parse` of text in exactly `toISOString` form (`YYYY-MM-DDTHH:MM:SS.mmmZ`, year ≥ 100); NaN for any other text. */
 function isoMs(v: string): number {
-  if (v.length !== 24 || v.charCodeAt(23) !== 90 /* Z */ || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46) return NaN;
-  const y1 = digits2(v, 0), y2 = digits2(v, 2), mo = digits2(v, 5), d = digits2(v, 8), h = digits2(v, 11), mi = digits2(v, 14), s = digits2(v, 17), f = digits2(v, 20), g = v.charCodeAt(22) - DIGIT0;
-  if ((y1 | y2 | mo | d | h | mi | s | f) < 0 || g < 0 || g > 9) return NaN;
-  const y = y1 * 100 + y2;
-  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return NaN;
-  const dim = mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
-  return d > dim ? NaN : utcMs(y, mo, d, h, mi, s, f * 10 + g);
-}
-
-/** The value of the two ASCII digits at `i`, or -1. */
-function digits2(v: string, i: number): number {
-  const a = v.charCodeAt(i) - DIGIT0, b = v.charCodeAt(i + 1) - DIGIT0;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+  return v.length === 24 ? canonicalUtcMs(v) : NaN;
 }
 
 /** JSON of a number (`null` when not finite). */
@@ -687,7 +662,7 @@ export function canonicalBarsText(bars: CanonicalBar[], prepared?: PreparedBars)
     let metadata = prepared ? prepared.meta[i] : undefined;
     if (!prepared) {
       const text = b.ts_utc;
-      if (typeof text === 'string' && isoMs(text) === isoMs(text)) at = text;
+      if (typeof text === 'string' && !Number.isNaN(isoMs(text))) at = text;
       const { open, high, low, close, volume, quality_flag, source_id, ingest_run_id, symbol, timeframe } = b;
       if (
         at !== undefined && typeof open === 'number' && typeof high === 'number' && typeof low === 'number' && typeof close === 'number'

@@ -30,6 +30,7 @@ import { DateTime, Info, type Zone } from 'luxon';
 import type { AssetCheck, CheckOutcome } from '../../core/definitions/checks.ts';
 import type { JsonObject, JsonValue } from '../../core/event-log/port.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
+import { canonicalUtcMs } from '../../core/utc-text.ts';
 import { COMPARISONS, ohlcFields, type Comparison, type ContractField, type DataContract } from './schema.ts';
 
 export type ContractRow = Record<string, unknown>;
@@ -106,51 +107,6 @@ const isNull = (v: unknown) => v === null || v === undefined;
 interface DateValue { ms: number; offset: number | null }
 
 const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
-
-const DIGIT0 = 48;
-/** The value of the two ASCII digits at `i`, or -1. */
-function two(s: string, i: number): number {
-  const a = s.charCodeAt(i) - DIGIT0, b = s.charCodeAt(i + 1) - DIGIT0;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * Epoch ms of text in the CANONICAL_UTC form whose fields are all in range, i.e. exactly the
- * texts `parseDate`'s canonical branch accepts (Date.parse, then the toISOString round trip),
- * for years from 100 on; NaN for anything else (the caller then takes the general path).
- */
-function canonicalUtcMs(v: string): number {
-  const n = v.length;
-  if (n !== 24 && n !== 20) return NaN;
-  if (v.charCodeAt(n - 1) !== 90 /* Z */) return NaN;
-  const y1 = two(v, 0), y2 = two(v, 2), mo = two(v, 5), d = two(v, 8), h = two(v, 11), mi = two(v, 14), s = two(v, 17);
-  if ((y1 | y2 | mo | d | h | mi | s) < 0) return NaN;
-  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return NaN;
-  let frac = 0;
-  if (n === 24) {
-    if (v.charCodeAt(19) !== 46) return NaN;
-    const f = two(v, 20), g = v.charCodeAt(22) - DIGIT0;
-    if (f < 0 || g < 0 || g > 9) return NaN;
-    frac = f * 10 + g;
-  }
-  const y = y1 * 100 + y2;
-  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return NaN;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  if (d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1])) return NaN;
-  return utcMs(y, mo, d, h, mi, s, frac);
-}
-
-/** Epoch ms of a proleptic-Gregorian date-time with fields in range (Date.UTC's value for a year ≥ 100), by integer arithmetic. */
-function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
-  // days_from_civil (H. Hinnant): exact in doubles for every year Date can hold.
-  const yy = mo <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
-  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-  return ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms;
-}
 
 function parseDate(v: unknown, tz: string | undefined, coerce: boolean): DateValue | null {
   if (v instanceof Date) return Number.isFinite(v.getTime()) ? { ms: v.getTime(), offset: null } : null;

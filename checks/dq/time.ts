@@ -1,5 +1,6 @@
 /** Strict RFC3339 parsing of `ts_utc` and the timeframe grid (seed 002: "UTC 揃え"). */
 import { timeframeMs } from '../../core/market-data.ts';
+import { daysInMonth, twoDigits as two, utcMs } from '../../core/utc-text.ts';
 
 export interface ParsedTs {
   /** Epoch milliseconds; fractional when the text has sub-millisecond digits. */
@@ -10,12 +11,6 @@ export interface ParsedTs {
 
 // Character codes of the grammar.
 const C0 = 48, C9 = 57, DASH = 45, PLUS = 43, COLON = 58, DOT = 46, T = 84, Z = 90;
-
-/** The value of the two ASCII digits at `i`, or -1. */
-function two(s: string, i: number): number {
-  const a = s.charCodeAt(i) - C0, b = s.charCodeAt(i + 1) - C0;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
 
 /** The fields of RFC3339 text as scanned (before range checks); fraction digits are [fracStart, fracEnd). */
 interface Scan { y: number; mo: number; d: number; h: number; mi: number; s: number; fracStart: number; fracEnd: number; offsetAt: number }
@@ -61,24 +56,13 @@ function scan(ts: string): Scan | null {
   return { y: y1 * 100 + y2, mo, d, h, mi, s, fracStart, fracEnd, offsetAt: i };
 }
 
-/** Epoch ms of a proleptic-Gregorian date-time with fields in range (Date.UTC's value for a year ≥ 100), by integer arithmetic. */
-function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
-  // days_from_civil (H. Hinnant): exact in doubles for every year Date can hold.
-  const yy = mo <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
-  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-  return ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms;
-}
-
 /** Epoch ms of a scanned text, or null when a field is out of range (the `parseTs` rules). */
 function instant(ts: string, p: Scan): number | null {
   const { y, mo, d, h, mi, s } = p;
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
   // Date.UTC reads years 0–99 as 1900–1999: so does this (the days of February included).
   const year = y < 100 ? 1900 + y : y;
-  if (d > 28 && d > (mo === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31)) return null; // 2024-02-30 and the like
+  if (d > 28 && d > daysInMonth(year, mo)) return null; // 2024-02-30 and the like
   const base = utcMs(year, mo, d, h, mi, s, 0);
   let offsetMs = 0;
   if (ts.charCodeAt(p.offsetAt) !== Z) {

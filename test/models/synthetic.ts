@@ -1,16 +1,9 @@
 /** Seeded synthetic binary-classification data with a known signal, for the model engine tests. */
 import type { DenseMatrix } from '../../assets/models/engine/index.ts';
 
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../core/random.ts';
+
+export { mulberry32 as seededRandom };
 
 export interface SyntheticData {
   features: DenseMatrix;
@@ -25,7 +18,7 @@ export const SYNTHETIC_FEATURES = ['x0', 'x1', 'x2', 'x3', 'x4', 'x5'];
  * (NaN) in 10% of rows and x3 in 20%.
  */
 export function syntheticData(rows: number, seed: number): SyntheticData {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const cols = SYNTHETIC_FEATURES.length;
   const values = new Float64Array(rows * cols);
   const labels = new Uint8Array(rows);

@@ -6,6 +6,9 @@
  *    single-bar spikes of ±8–20 spread σ (heavy tails that push the MAD ratio over 2, then back).
  */
 import type { PairBar } from './engine.ts';
+import { mulberry32 } from '../../../core/random.ts';
+
+export { mulberry32 };
 
 export type SyntheticKind = 'random-walk' | 'cointegrated' | 'outliers';
 
@@ -18,18 +21,6 @@ export interface SyntheticPairOptions {
 export interface SyntheticPair {
   a: PairBar[];
   b: PairBar[];
-}
-
-/** Small fast 32-bit PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard normal draws (Box–Muller) from a uniform source. */

@@ -5,6 +5,7 @@
  * row bagging and per-tree feature sampling from a seeded generator, and early stopping on a
  * time-ordered validation set. The same data, params and seed always give the same model.
  */
+import { mulberry32 } from '../../../core/random.ts';
 import { binColumns, FLOAT32_MAX, type BinnedColumns } from './binning.ts';
 import { invalid } from './errors.ts';
 import { toDense, toFloat32, type DenseMatrix, type FeatureMatrix } from './matrix.ts';
@@ -94,18 +95,6 @@ function resolveParams(p: GbdtParams): ResolvedParams {
   check(r.minGainToSplit >= 0 && Number.isFinite(r.minGainToSplit), 'minGainToSplit must be >= 0');
   check(Number.isInteger(r.seed), 'seed must be an integer');
   return r;
-}
-
-/** mulberry32: a small, fast, seedable generator of uniforms in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- inputs ----------------------------------------------------------------------------------
@@ -396,7 +385,7 @@ export function trainGbdt(train: LabelledData, params: GbdtParams, options: Trai
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
   const ctx = growContext(binned, p, grad, hess);
-  const random = seededRandom(p.seed);
+  const random = mulberry32(p.seed);
   const rows = new Uint32Array(n);
   const scratch = new Uint32Array(n);
   // Tree sums without the base score, in float32 like prediction (it adds the base last).
