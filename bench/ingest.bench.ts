@@ -64,7 +64,7 @@ export async function run(): Promise<BenchResult> {
       const ctx = {
         runId: 'bench', assetKey: def.key, partitionKey: p.key, dimensions: { timeframe: '1h', symbol: p.symbol, month: p.month },
         window: { start: new Date(Date.UTC(y, m - 1, 1)), end: new Date(Date.UTC(y, m, 1)) }, config: {}, seed: 1, log, resources,
-        signal: new AbortController().signal, progress: () => undefined,
+        signal: new AbortController().signal, progress: () => undefined, previous: async () => undefined,
       } as StepContext<{}>;
       const compute = def.compute as (c: StepContext<{}>, inputs: {}) => Promise<AssetResult<CanonicalBar[]>>;
       const result = await compute(ctx, {});

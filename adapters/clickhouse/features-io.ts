@@ -9,8 +9,8 @@ import type { IOManager, IOContext } from '../../core/definitions/io.ts';
 import { requireDwh, sqlString, type Dwh } from '../../core/dwh.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
 import type { FeatureRow, PairFeatures } from '../../assets/features/asset.ts';
-import { OUTPUT_NAMES } from '../../assets/features/engine/index.ts';
-import { canonicalJson, ensureTable, replacePartition, type TableSpec } from './bars-table.ts';
+import { canonicalJson, OUTPUT_NAMES } from '../../assets/features/engine/index.ts';
+import { ensureTable, replacePartition, type TableSpec } from './bars-table.ts';
 
 export const FEATURES_TABLE = 'pair_features';
 

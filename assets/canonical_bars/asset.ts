@@ -78,8 +78,8 @@ export function canonicalBarsAsset(policies: Policies, partitions: PipelineParti
 
       // The month in progress, stored before and clean, is extended from its watermark (the last
       // real bar stored — durable, since it is the data itself); a closed or quarantined month is fetched whole.
-      const incremental = !ctx.config.refetch && ctx.previous?.status === 'materialized' && window.end.getTime() > now;
-      const stored = incremental ? ((await ctx.previous!.load()) as CanonicalBar[]).filter((b) => b.quality_flag !== 'resampled') : [];
+      const previous = !ctx.config.refetch && window.end.getTime() > now ? await ctx.previous() : undefined;
+      const stored = previous?.status === 'materialized' ? ((await previous.load()) as CanonicalBar[]).filter((b) => b.quality_flag !== 'resampled') : [];
       const watermark = stored.length ? Date.parse(stored[stored.length - 1].ts_utc) : undefined;
       const fetchFrom = watermark !== undefined ? watermark + step : lookbackStart(window.start.getTime(), step, lookbackBars);
       const t0 = performance.now();

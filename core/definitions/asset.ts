@@ -66,10 +66,11 @@ export interface StepContext<TConfig> {
   signal: AbortSignal;
   progress(done: number, total: number, message?: string): void;
   /**
-   * This partition's state before the step (undefined when never materialized), and a reader of
+   * This partition's state before the step (undefined when never materialized), with a reader of
    * the value last stored for it — what an incremental asset extends instead of recomputing.
+   * Looked up only when asked, so other steps pay nothing for it.
    */
-  previous?: { status: PartitionStatus; metadata: JsonObject; load(): Promise<unknown> };
+  previous(): Promise<{ status: PartitionStatus; metadata: JsonObject; load(): Promise<unknown> } | undefined>;
 }
 
 export interface AssetResult<T> {

@@ -269,10 +269,12 @@ export class Executor {
 
     const config = this.configFor(def, runConfig);
     const seed = stepSeed(assetKey, partitionKey);
-    const before = (await eventLog.partitionStatesFor(assetKey, [partitionKey])).get(partitionKey);
-    const previous = before?.dataVersion
-      ? { status: before.status, metadata: before.metadata, load: () => ioOf(def).read({ assetKey, partitionKey, resources }) }
-      : undefined;
+    const previous = async () => {
+      const before = (await eventLog.partitionStatesFor(assetKey, [partitionKey])).get(partitionKey);
+      return before?.dataVersion
+        ? { status: before.status, metadata: before.metadata, load: () => ioOf(def).read({ assetKey, partitionKey, resources }) }
+        : undefined;
+    };
     let lastProgress = 0;
     const ctx: StepContext<unknown> = {
       runId, assetKey, partitionKey, dimensions, window, config, seed, log, resources, signal, previous,
