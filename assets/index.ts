@@ -4,6 +4,7 @@ import type { CanonicalBar } from '../core/market-data.ts';
 import { canonicalBarsAsset } from './canonical_bars/asset.ts';
 import { pairFeaturesAsset, type PairFeatures } from './features/asset.ts';
 import { pairLabelsAsset, type PairLabels } from './labels/asset.ts';
+import { modelsAsset, trainingSetsAsset } from './models/asset.ts';
 import { pipelinePartitions, type PipelinePartitions } from './canonical_bars/partitions.ts';
 import type { Policies } from './policies/index.ts';
 
@@ -25,5 +26,7 @@ export function codeLocation(policies: Policies, storage: LibraryStorage = {}): 
   const bars = canonicalBarsAsset(policies, partitions, storage.bars);
   const features = pairFeaturesAsset(policies, partitions, bars, storage.features);
   const labels = pairLabelsAsset(policies, partitions, features, storage.labels);
-  return { partitions, assets: [bars, features, labels] };
+  const trainingSets = trainingSetsAsset(policies, partitions, features, labels);
+  const models = modelsAsset(policies, partitions, trainingSets);
+  return { partitions, assets: [bars, features, labels, trainingSets, models] };
 }

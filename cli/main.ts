@@ -199,9 +199,13 @@ program
   .action(async () => withInstance(async (i) => {
     const tf = i.policies.pipeline.timeframe_default;
     const selection = selectAssets(i.runtime.graph, '*').join(',');
-    // Every partition of every asset on the default timeframe.
+    // Every partition of the data assets on the default timeframe; the ML assets train on the latest window (the monthly retrain).
     const keys = new Set<string>();
-    for (const d of i.runtime.graph.assets.values()) for (const k of d.partitions?.keys() ?? []) if (k.startsWith(`${tf}|`)) keys.add(k);
+    const latestModelMonth = i.location.partitions.modelMonths.at(i.location.partitions.modelMonths.count() - 1)?.key;
+    for (const d of i.runtime.graph.assets.values()) {
+      const ml = d.partitions === i.location.partitions.modelWindows;
+      for (const k of d.partitions?.keys() ?? []) if (k.startsWith(`${tf}|`) && (!ml || k.endsWith(`|${latestModelMonth}`))) keys.add(k);
+    }
     say(`Orrery — ${i.policies.universe.pairs.length} pairs, ${tf}, ${i.location.partitions.months.count()} months, state in ${i.home}`);
     const outcome = await runWithProgress(i, 'materialize', (h) => i.runtime.launch({ selection, partitions: { kind: 'keys', keys: [...keys] }, skipUpToDate: true }, h));
     report(outcome, false);
