@@ -99,6 +99,16 @@ export const CorePolicySchema = z.strictObject({
     speed_ema_half_life: z.number().positive(),
   }),
   class_weight_max_ratio: z.number().min(1),
+  // θ optimisation (seed 002 閾値最適化 v1); optional, the engine falls back to the seed's values.
+  theta_objective: z.strictObject({ dd_target: prob, trades_min: z.number().nonnegative(), lambda_dd: z.number().nonnegative(), lambda_trades: z.number().nonnegative(), lambda_stop: z.number().nonnegative() }).optional(),
+  theta_constraints: z.strictObject({ max_dd: prob, trades_per_year_min: z.number().nonnegative(), fp_rate_ai2_max: prob }).optional(),
+  theta_search: z.strictObject({
+    grid_step: z.number().positive().max(0.5), resolution: z.number().positive().optional(), tpe_trials_min: z.number().int().nonnegative(), tpe_trials_max: z.number().int().positive(),
+    early_stop_patience: z.number().int().positive(), min_improvement: z.number().nonnegative().optional(), gamma: prob.optional(), max_good: z.number().int().positive().optional(),
+    candidates: z.number().int().positive().optional(), seed: z.number().int(),
+  }).optional(),
+  theta_hysteresis: z.strictObject({ new_weight: prob, max_step: z.number().positive(), min_oos_trades_ratio: prob }).optional(),
+  theta_rollback: z.strictObject({ sharpe_drop: prob, max_dd_rise: prob }).optional(),
 });
 export type CorePolicy = z.infer<typeof CorePolicySchema>;
 
