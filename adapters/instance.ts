@@ -14,6 +14,7 @@ import { systemClock } from '../core/ports.ts';
 import { MemoryKeyValue } from './memory/key-value.ts';
 import { FilesystemObjectStore } from './object-store/filesystem.ts';
 import { openPgEventLog, openPgliteEventLog } from './postgres/event-log.ts';
+import { modelRegistryFor, type PostgresModelRegistry } from './postgres/model-registry.ts';
 import { marketDataFrom } from './providers/from-policies.ts';
 import { SubprocessLauncher } from './subprocess/launcher.ts';
 import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
@@ -55,6 +56,8 @@ export interface Instance {
   location: CodeLocation;
   runtime: Runtime;
   eventLog: EventLog;
+  /** Model versions, stages, θ and experiment runs (tables beside the event log). */
+  modelRegistry: PostgresModelRegistry;
   objectStore: FilesystemObjectStore;
   logger: Logger;
   metrics: PrometheusMetrics;
@@ -92,9 +95,10 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   // Retention of run events by policy (data_retention.yaml logs_days).
   await eventLog.pruneEvents(new Date(Date.now() - policies.retention.logs_days * 86_400_000));
 
+  const modelRegistry = modelRegistryFor(eventLog);
   const metrics = new PrometheusMetrics();
   const provider = marketDataFrom(policies, { onEvent: providerEventObserver(metrics, logger) });
-  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider, metrics };
+  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider, metrics, modelRegistry, home };
   const runtime = new Runtime({
     graph,
     eventLog,
@@ -108,7 +112,7 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   const portSetting = o.metricsPort ?? (process.env.ORRERY_METRICS_PORT ? Number(process.env.ORRERY_METRICS_PORT) : undefined);
   const served = portSetting === undefined ? undefined : await serveMetrics(metrics, { port: portSetting, host: process.env.ORRERY_METRICS_HOST });
   return {
-    home, resources, policies, location, runtime, eventLog, objectStore, logger, metrics, metricsUrl: served?.url,
+    home, resources, policies, location, runtime, eventLog, modelRegistry, objectStore, logger, metrics, metricsUrl: served?.url,
     async close() {
       await served?.close();
       // The last figures of a one-shot command, for node_exporter's textfile collector.

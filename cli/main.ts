@@ -7,6 +7,7 @@ import { ConfigError } from '../core/config/loader.ts';
 import { ErrorIds, OrreryError, describeError } from '../core/errors.ts';
 import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/port.ts';
 import { selectAssets } from '../core/graph/selection.ts';
+import { registerModelCommands } from './models.ts';
 import type { RunOutcome } from '../core/runtime.ts';
 import { checkPolicies } from '../assets/policies/index.ts';
 import { exportPartition } from './export.ts';
@@ -228,6 +229,8 @@ program
       }
     }
   }));
+
+registerModelCommands(program, withInstance);
 
 program.hook('preAction', () => {
   process.on('SIGINT', () => { say('interrupted'); process.exit(130); });

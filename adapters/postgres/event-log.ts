@@ -145,11 +145,12 @@ export class PostgresEventLog implements EventLog {
   private readonly db: Db;
 
   /**
-   * @param root a Kysely instance on `pg` or PGlite; `close()` destroys it.
+   * @param root a Kysely instance on `pg` or PGlite; `close()` destroys it. Public so that other
+   *   stores on the same database (the model registry) share its connection and migrations.
    * @param schema Postgres schema of the tables; undefined = the connection's search_path.
    */
   constructor(
-    private readonly root: Db,
+    readonly root: Db,
     readonly schema?: string,
   ) {
     this.db = schema ? root.withSchema(schema) : root;

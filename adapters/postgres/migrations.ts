@@ -164,6 +164,81 @@ export function eventLogMigrations(schema?: string): Record<string, Migration> {
         await s.alterTable('orrery_partitions').addColumn('quarantine', 'jsonb').execute();
       },
     },
+    // Published models: the model registry (seed 002 `model_registry`), the audit of every stage and
+    // θ change (seed 002 `audit.config_changes`), and experiment runs with their params and metrics.
+    '0003_models': {
+      async up(db) {
+        const s = ddl(db);
+        await s
+          .createTable('orrery_model_registry')
+          .addColumn('version', keyText, (c) => c.primaryKey())
+          .addColumn('model_group', keyText, (c) => c.notNull())
+          .addColumn('timeframe', keyText, (c) => c.notNull())
+          .addColumn('stage', 'text', (c) => c.notNull())
+          .addColumn('bundle_uri', 'text', (c) => c.notNull())
+          .addColumn('metrics', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('theta', 'jsonb', (c) => c.notNull())
+          // The production version this one replaced when it was last promoted: what a rollback restores.
+          .addColumn('previous_version', 'text')
+          .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('promoted_at', 'timestamptz')
+          .addCheckConstraint('orrery_model_registry_stage_check', sql`stage in ('staging', 'production', 'archived')`)
+          .execute();
+        // One production version per group × timeframe, enforced by the database. The predicate must
+        // be a literal for the planner (and ON CONFLICT inference) to match it.
+        await s
+          .createIndex('orrery_model_registry_one_production_idx')
+          .on('orrery_model_registry')
+          .columns(['model_group', 'timeframe'])
+          .unique()
+          .where(sql.ref('stage'), '=', sql.lit('production'))
+          .execute();
+        await s
+          .createIndex('orrery_model_registry_group_idx')
+          .on('orrery_model_registry')
+          .columns(['model_group', 'timeframe', 'created_at desc'])
+          .execute();
+
+        await s
+          .createTable('orrery_config_changes')
+          .addColumn('id', 'bigserial', (c) => c.primaryKey())
+          .addColumn('changed_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('changed_by', 'text', (c) => c.notNull())
+          .addColumn('entity', 'text', (c) => c.notNull())
+          .addColumn('entity_id', keyText, (c) => c.notNull())
+          .addColumn('model_group', keyText)
+          .addColumn('timeframe', keyText)
+          .addColumn('field', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('before', 'jsonb')
+          .addColumn('after', 'jsonb')
+          .addColumn('reason', 'text')
+          .addColumn('request_id', 'text')
+          .execute();
+        await s.createIndex('orrery_config_changes_entity_idx').on('orrery_config_changes').columns(['entity', 'entity_id', 'id']).execute();
+        await s.createIndex('orrery_config_changes_group_idx').on('orrery_config_changes').columns(['model_group', 'timeframe', 'id']).execute();
+
+        await s
+          .createTable('orrery_experiment_runs')
+          .addColumn('run_id', keyText, (c) => c.notNull())
+          .addColumn('asset_key', keyText, (c) => c.notNull())
+          .addColumn('partition_key', keyText, (c) => c.notNull())
+          // Several trials (θ candidates, folds) of one step; a rerun overwrites its own trials.
+          .addColumn('trial', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('model_group', keyText)
+          .addColumn('model_version', keyText)
+          .addColumn('params', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('metrics', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addPrimaryKeyConstraint('orrery_experiment_runs_pkey', ['run_id', 'asset_key', 'partition_key', 'trial'])
+          .execute();
+        await s.createIndex('orrery_experiment_runs_created_idx').on('orrery_experiment_runs').columns(['created_at desc']).execute();
+        await s.createIndex('orrery_experiment_runs_group_idx').on('orrery_experiment_runs').columns(['model_group', 'created_at desc']).execute();
+        await s.createIndex('orrery_experiment_runs_partition_idx').on('orrery_experiment_runs').columns(['partition_key', 'created_at desc']).execute();
+        await s.createIndex('orrery_experiment_runs_version_idx').on('orrery_experiment_runs').columns(['model_version', 'created_at desc']).execute();
+      },
+    },
   };
 }
 
