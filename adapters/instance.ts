@@ -16,6 +16,7 @@ import { FilesystemObjectStore } from './object-store/filesystem.ts';
 import { openPgEventLog, openPgliteEventLog } from './postgres/event-log.ts';
 import { modelRegistryFor, type PostgresModelRegistry } from './postgres/model-registry.ts';
 import { marketDataFrom } from './providers/from-policies.ts';
+import { SecretResolver } from './providers/secrets.ts';
 import { SubprocessLauncher } from './subprocess/launcher.ts';
 import { clickhouseBarsIO } from './clickhouse/bars-io.ts';
 import { clickhouseFeaturesIO, ensureFeaturesTable } from './clickhouse/features-io.ts';
@@ -98,7 +99,7 @@ export async function openInstance(o: InstanceOptions = {}): Promise<Instance> {
   const modelRegistry = modelRegistryFor(eventLog);
   const metrics = new PrometheusMetrics();
   const provider = marketDataFrom(policies, { onEvent: providerEventObserver(metrics, logger) });
-  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider, metrics, modelRegistry, home };
+  const resources: Resources = { dwh, objectStore, keyValue: new MemoryKeyValue(), clock: systemClock, provider, metrics, modelRegistry, home, secrets: new SecretResolver() };
   const runtime = new Runtime({
     graph,
     eventLog,

@@ -5,6 +5,10 @@ import { canonicalBarsAsset } from './canonical_bars/asset.ts';
 import { pairFeaturesAsset, type PairFeatures } from './features/asset.ts';
 import { pairLabelsAsset, type PairLabels } from './labels/asset.ts';
 import { modelsAsset, trainingSetsAsset } from './models/asset.ts';
+import { torchModelsAsset } from './models/torch.ts';
+import { thetaAsset } from './theta/asset.ts';
+import { backtestsAsset } from './backtests/asset.ts';
+import { publishedModelsAsset } from './published_models/asset.ts';
 import { pipelinePartitions, type PipelinePartitions } from './canonical_bars/partitions.ts';
 import type { Policies } from './policies/index.ts';
 
@@ -28,5 +32,9 @@ export function codeLocation(policies: Policies, storage: LibraryStorage = {}): 
   const labels = pairLabelsAsset(policies, partitions, features, storage.labels);
   const trainingSets = trainingSetsAsset(policies, partitions, features, labels);
   const models = modelsAsset(policies, partitions, trainingSets);
-  return { partitions, assets: [bars, features, labels, trainingSets, models] };
+  const torchModels = torchModelsAsset(partitions.modelWindows, trainingSets);
+  const theta = thetaAsset(policies, partitions, models);
+  const backtests = backtestsAsset(policies, partitions, models, theta);
+  const published = publishedModelsAsset(policies, partitions, { models, theta, backtests });
+  return { partitions, assets: [bars, features, labels, trainingSets, models, torchModels, theta, backtests, published] };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -199,14 +200,20 @@ program
   .description('The main job, embedded: materialize the demo universe and print a summary.')
   .action(async () => withInstance(async (i) => {
     const tf = i.policies.pipeline.timeframe_default;
-    const selection = selectAssets(i.runtime.graph, '*').join(',');
     // Every partition of the data assets on the default timeframe; the ML assets train on the latest window (the monthly retrain).
     const keys = new Set<string>();
     const latestModelMonth = i.location.partitions.modelMonths.at(i.location.partitions.modelMonths.count() - 1)?.key;
+    // The PyTorch trainer runs only where its python has torch; the GBDT chain does not need it.
+    const python = process.env.ORRERY_PYTHON?.trim() || 'python3';
+    const torch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+    const skipped = new Set(torch ? [] : ['torch_models']);
+    if (!torch && i.runtime.graph.assets.has('torch_models')) say(`torch_models: skipped — ${python} has no torch (apt-get install python3-torch, or set ORRERY_PYTHON to a python that has it)`);
     for (const d of i.runtime.graph.assets.values()) {
+      if (skipped.has(d.key)) continue;
       const ml = d.partitions === i.location.partitions.modelWindows;
       for (const k of d.partitions?.keys() ?? []) if (k.startsWith(`${tf}|`) && (!ml || k.endsWith(`|${latestModelMonth}`))) keys.add(k);
     }
+    const selection = selectAssets(i.runtime.graph, '*').filter((k) => !skipped.has(k)).join(',');
     say(`Orrery — ${i.policies.universe.pairs.length} pairs, ${tf}, ${i.location.partitions.months.count()} months, state in ${i.home}`);
     const outcome = await runWithProgress(i, 'materialize', (h) => i.runtime.launch({ selection, partitions: { kind: 'keys', keys: [...keys] }, skipUpToDate: true }, h));
     report(outcome, false);
@@ -226,6 +233,19 @@ program
       }
       for (const [pair, p] of perPair) {
         say(`  ${pair}: ${p.ai1} AI1 events (${p.ai1 ? ((100 * p.ai1Pos) / p.ai1).toFixed(1) : '-'} % revert), ${p.ai2} AI2 labels (${p.ai2 ? ((100 * p.ai2Pos) / p.ai2).toFixed(1) : '-'} % risk)`);
+      }
+    }
+    // The ML half: per group, the model's OOS metrics, the backtest KPIs at the applied θ, and what was published.
+    if (i.runtime.graph.assets.has('published_models')) {
+      const [models, theta, backtests, published] = await Promise.all(['models', 'theta', 'backtests', 'published_models'].map((a) => i.eventLog.partitionStates(a)));
+      const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)} %` : '-');
+      const num = (x: unknown, d = 2) => (typeof x === 'number' ? x.toFixed(d) : '-');
+      for (const [key, st] of published) {
+        if (!key.startsWith(`${tf}|`) || !key.endsWith(`|${latestModelMonth}`)) continue;
+        const m = models.get(key)?.metadata ?? {}, t = theta.get(key)?.metadata ?? {}, b = backtests.get(key)?.metadata ?? {}, p = st.metadata;
+        say(`  ${key.split('|')[1]} (${latestModelMonth}): model ${m.model_version}, OOS AI1 AUC ${num(m.ai1_oos_auc, 3)}, AI2 PR-AUC ${num(m.ai2_oos_pr_auc, 3)}`);
+        say(`    θ1 ${num(t.theta1, 3)} θ2 ${num(t.theta2, 3)}${t.held ? ` (held: ${t.held})` : ''}; backtest ${b.period}: ${b.trades} trades (${num(b.trades_per_year, 0)}/yr), Sharpe ${num(b.sharpe)}, MaxDD ${pct(b.max_dd)}, annual ${pct(b.ann_return)}, E/trade ${num(b.e_per_trade)} USD, win ${pct(b.win_rate)}, halt ${pct(b.halt_rate)}`);
+        say(`    published ${p.version} → ${p.stage}${p.stage === 'production' ? '' : ` (${[...((p.acceptance_reasons as string[] | undefined) ?? []), ...((p.gate_reasons as string[] | undefined) ?? [])].join('; ') || 'not promoted'})`}`);
       }
     }
   }));

@@ -150,6 +150,8 @@ export const BacktestPolicySchema = z.strictObject({
     gap_percent: z.array(z.number().positive()).min(1),
   }),
   acceptance: z.strictObject({ sharpe_min: z.number(), max_dd_max: prob, trades_per_year_min: z.number().int().nonnegative() }),
+  // How a failed acceptance gate is reported: ERROR/WARN in the event log; blocking stops the backtest from being stored.
+  acceptance_check: z.strictObject({ severity: z.enum(['ERROR', 'WARN']), blocking: z.boolean() }),
 });
 export type BacktestPolicy = z.infer<typeof BacktestPolicySchema>;
 

@@ -1,0 +1,115 @@
+/**
+ * A pair group's backtest: one engine run per pair over the models' walk-forward OOS predictions,
+ * and the group's portfolio (the pairs' daily equity summed) that θ and the gates judge.
+ */
+import type { Policies } from '../policies/index.ts';
+import type { OosRow } from '../models/training.ts';
+import {
+  annualizedReturn, backtestParamsFromPolicies, maxDrawdown, runBacktest, sharpeRatio,
+  type BacktestParams, type BacktestRun, type BacktestSeries,
+} from './engine/index.ts';
+
+export interface Theta { theta1: number; theta2: number }
+
+/** The OOS rows of one pair as the engine's columnar series (NaN = missing). */
+export function seriesOf(oos: readonly OosRow[], pair: string): BacktestSeries {
+  const rows = oos.filter((r) => r.pair === pair);
+  const col = (f: (r: OosRow) => number | null) => Float64Array.from(rows, (r) => f(r) ?? Number.NaN);
+  return {
+    ts: col((r) => Date.parse(r.ts)),
+    priceA: col((r) => r.close_A),
+    priceB: col((r) => r.close_B),
+    z: col((r) => r.z),
+    beta: col((r) => r.beta),
+    returnProb: col((r) => r.return_prob),
+    riskScore: col((r) => r.risk_score),
+    ai2Label: col((r) => r.ai2_label),
+  };
+}
+
+export interface PortfolioKpis {
+  trades: number;
+  years: number;
+  annReturn: number;
+  sharpe: number;
+  maxDd: number;
+  calmar: number;
+  ePerTrade: number;
+  winRate: number;
+  tradesPerYear: number;
+  haltRate: number;
+  ai2FalseStopRate: number;
+  totalPnl: number;
+}
+
+export interface GroupBacktest {
+  runs: Map<string, BacktestRun>;
+  kpis: PortfolioKpis;
+  /** Portfolio daily returns, aligned on `days`. */
+  days: number[];
+  dailyReturns: Float64Array;
+}
+
+export class GroupBacktester {
+  private readonly series = new Map<string, BacktestSeries>();
+  private readonly params = new Map<string, BacktestParams>();
+
+  constructor(policies: Policies, oos: readonly OosRow[], readonly pairs: readonly string[], overrides: Partial<BacktestParams> = {}) {
+    for (const pair of pairs) {
+      this.series.set(pair, seriesOf(oos, pair));
+      this.params.set(pair, backtestParamsFromPolicies(policies, pair, overrides));
+    }
+  }
+
+  seriesOf(pair: string): BacktestSeries { return this.series.get(pair)!; }
+  paramsOf(pair: string, theta: Theta): BacktestParams { return { ...this.params.get(pair)!, ...theta }; }
+
+  run(theta: Theta): GroupBacktest {
+    const runs = new Map<string, BacktestRun>();
+    for (const pair of this.pairs) if (this.series.get(pair)!.ts.length) runs.set(pair, runBacktest(this.series.get(pair)!, this.paramsOf(pair, theta)));
+    return combine(runs, [...this.params.values()].reduce((a, p) => a + p.initialEquity, 0));
+  }
+}
+
+/** Sums the pairs' daily equity (each carried forward over days it has no bar) into the group's curve. */
+export function combine(runs: Map<string, BacktestRun>, initialEquity: number): GroupBacktest {
+  const all = [...runs.values()];
+  const days = [...new Set(all.flatMap((r) => [...r.curve.days]))].sort((a, b) => a - b);
+  const equity = new Float64Array(days.length);
+  for (const r of all) {
+    let j = 0, last = r.curve.equity.length ? r.kpis.finalEquity - r.kpis.totalPnl : 0;
+    days.forEach((d, i) => {
+      while (j < r.curve.days.length && r.curve.days[j] <= d) last = r.curve.equity[j++];
+      equity[i] += last;
+    });
+  }
+  const returns = new Float64Array(days.length);
+  let prev = initialEquity;
+  equity.forEach((e, i) => { returns[i] = prev > 0 ? e / prev - 1 : 0; prev = e; });
+  const trades = all.reduce((a, r) => a + r.kpis.trades, 0);
+  const years = Math.max(...all.map((r) => r.kpis.years), 0);
+  const pnls = all.flatMap((r) => [...r.tradePnls]);
+  const sum = (f: (r: BacktestRun) => number) => all.reduce((a, r) => a + f(r), 0);
+  const maxDd = days.length ? maxDrawdown(equity, initialEquity) : 0;
+  const annReturn = days.length && years > 0 ? annualizedReturn(initialEquity, equity[equity.length - 1], years) : 0;
+  const haltCandidates = sum((r) => r.counters.haltCandidates), stopsLabelled = sum((r) => r.counters.stopsLabelled);
+  return {
+    runs,
+    days,
+    dailyReturns: returns,
+    kpis: {
+      trades,
+      years,
+      annReturn,
+      sharpe: days.length > 1 ? sharpeRatio(returns) : 0,
+      maxDd,
+      calmar: maxDd > 0 ? annReturn / maxDd : 0,
+      ePerTrade: pnls.length ? pnls.reduce((a, b) => a + b, 0) / pnls.length : 0,
+      winRate: pnls.length ? pnls.filter((p) => p > 0).length / pnls.length : 0,
+      tradesPerYear: years > 0 ? trades / years : 0,
+      haltRate: haltCandidates ? sum((r) => r.counters.haltVetoes) / haltCandidates : 0,
+      ai2FalseStopRate: stopsLabelled ? sum((r) => r.counters.falseStops) / stopsLabelled : 0,
+      totalPnl: sum((r) => r.kpis.totalPnl),
+    },
+  };
+}
