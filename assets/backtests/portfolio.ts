@@ -11,7 +11,7 @@ import {
 
 export interface Theta { theta1: number; theta2: number }
 
-/** The OOS rows of one pair as the engine's columnar series (NaN = missing). */
+/** The OOS rows of one pair as the engine's columnar series (NaN = missing), β as a notional hedge ratio. */
 export function seriesOf(oos: readonly OosRow[], pair: string): BacktestSeries {
   const rows = oos.filter((r) => r.pair === pair);
   const col = (f: (r: OosRow) => number | null) => Float64Array.from(rows, (r) => f(r) ?? Number.NaN);
@@ -20,7 +20,9 @@ export function seriesOf(oos: readonly OosRow[], pair: string): BacktestSeries {
     priceA: col((r) => r.close_A),
     priceB: col((r) => r.close_B),
     z: col((r) => r.z),
-    beta: col((r) => r.beta),
+    // The features' β is in price units (S = P_A − β·P_B); the engine sizes notionals 1 : |β_n|.
+    // Holding β units of B per unit of A is the notional ratio β·P_B/P_A, so the position is the spread.
+    beta: col((r) => (r.beta === null ? null : (r.beta * r.close_B) / r.close_A)),
     returnProb: col((r) => r.return_prob),
     riskScore: col((r) => r.risk_score),
     ai2Label: col((r) => r.ai2_label),

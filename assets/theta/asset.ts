@@ -58,8 +58,10 @@ export function thetaAsset(policies: Policies, partitions: PipelinePartitions, m
       const old: Theta = champion?.theta ?? settings.initial;
 
       let evaluations = 0;
+      const steps = (r: readonly [number, number]) => Math.floor((r[1] - r[0]) / settings.search.gridStep + 1e-9) + 2;
+      const gridPoints = steps(settings.range.theta1) * steps(settings.range.theta2);
       const opt = optimizeTheta((theta1, theta2) => {
-        ctx.progress(++evaluations, settings.search.tpeMaxTrials + 196, `θ trial ${evaluations}`);
+        ctx.progress(++evaluations, gridPoints + settings.search.tpeMaxTrials, `θ trial ${evaluations}`);
         return evaluation(bt.run({ theta1, theta2 }).kpis);
       }, settings);
       const best = opt.best ? { theta1: opt.best.theta1, theta2: opt.best.theta2 } : null;
@@ -71,7 +73,10 @@ export function thetaAsset(policies: Policies, partitions: PipelinePartitions, m
         const c = improvementCI(atNew.dailyReturns, atOld.dailyReturns, { statistic: 'mean', seed: ctx.seed });
         ci = { lower: c.lower, upper: c.upper, estimate: c.estimate };
         hysteresis = applyHysteresis({ old, proposed: best, oosTrades: atNew.kpis.trades, tradesMin: settings.score.tradesMin, improvementCi: [c.lower, c.upper] }, settings.hysteresis);
-        applied = hysteresis.applied;
+        // On the search's resolution, so registry and bundles hold 0.706, not 0.7059999999999999.
+        const r = settings.search.resolution;
+        applied = { theta1: Math.round(hysteresis.applied.theta1 / r) * r, theta2: Math.round(hysteresis.applied.theta2 / r) * r };
+        applied = { theta1: Number(applied.theta1.toFixed(6)), theta2: Number(applied.theta2.toFixed(6)) };
         held = hysteresis.held?.message ?? null;
       }
 

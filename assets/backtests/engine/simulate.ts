@@ -41,6 +41,7 @@ export interface BacktestSeries {
   priceA: Float64Array;
   priceB: Float64Array;
   z: Float64Array;
+  /** Hedge ratio as notionals (seed: notional_A : notional_B = 1 : |β|); a price-unit β converts as β·P_B/P_A. */
   beta: Float64Array;
   /** Calibrated AI1 probability (present where |z| ≥ z_entry). */
   returnProb: Float64Array;
