@@ -10,6 +10,8 @@ const spans = fc
     const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const out: LabelSpan[] = [];
     for (let t = 0; t < bars - 48; t++) if (rnd() < density) out.push({ t, lastBarLooked: t + Math.floor(rnd() * 48) });
+    // A label at the end, so the history really spans `bars` (sparse draws could leave it too short for 2 blocks).
+    out.push({ t: bars - 48, lastBarLooked: bars - 1 });
     return out;
   });
 
