@@ -6,8 +6,9 @@ import type { Policies } from '../policies/index.ts';
 import type { OosRow } from '../models/training.ts';
 import {
   annualizedReturn, backtestParamsFromPolicies, maxDrawdown, runBacktest, sharpeRatio,
-  type BacktestParams, type BacktestRun, type BacktestSeries,
+  type BacktestParams, type BacktestRun, type BacktestSeries, type PolicyOverrides,
 } from './engine/index.ts';
+import { holidayCalendars } from './holidays.ts';
 
 export interface Theta { theta1: number; theta2: number }
 
@@ -56,10 +57,13 @@ export class GroupBacktester {
   private readonly series = new Map<string, BacktestSeries>();
   private readonly params = new Map<string, BacktestParams>();
 
-  constructor(policies: Policies, oos: readonly OosRow[], readonly pairs: readonly string[], overrides: Partial<BacktestParams> = {}) {
+  constructor(policies: Policies, oos: readonly OosRow[], readonly pairs: readonly string[], overrides: PolicyOverrides = {}) {
+    // universe.yaml names each leg's holiday calendar: no new entries on those days.
+    const years = oos.length ? [Number(oos[0].ts.slice(0, 4)), Number(oos[oos.length - 1].ts.slice(0, 4))] : [1970, 1970];
+    const calendars = holidayCalendars(years[0], years[1]);
     for (const pair of pairs) {
       this.series.set(pair, seriesOf(oos, pair));
-      this.params.set(pair, backtestParamsFromPolicies(policies, pair, overrides));
+      this.params.set(pair, backtestParamsFromPolicies(policies, pair, { holidayCalendars: calendars, ...overrides }));
     }
   }
 
