@@ -11,21 +11,9 @@ import { runBacktest } from '../assets/backtests/engine/index.ts';
 import { metalsParams } from '../test/backtests/helpers.ts';
 import { referenceBacktest, syntheticSeries } from '../test/backtests/reference.ts';
 import type { BenchResult } from './run.ts';
+import { best, timed } from './timing.ts';
 
 const BARS = 3_000_000, RUNS = 5, BASELINE_RUNS = 2;
-
-interface Timing { cpuMs: number; wallMs: number }
-
-function timed(fn: () => void): Timing {
-  const c0 = process.cpuUsage(), t0 = performance.now();
-  fn();
-  const c = process.cpuUsage(c0);
-  return { cpuMs: (c.user + c.system) / 1000, wallMs: performance.now() - t0 };
-}
-
-function best(runs: Timing[]): Timing {
-  return { cpuMs: Math.min(...runs.map((r) => r.cpuMs)), wallMs: Math.min(...runs.map((r) => r.wallMs)) };
-}
 
 export async function run(): Promise<BenchResult> {
   const series = syntheticSeries({ n: BARS, seed: 17, stepMinutes: 15 });

@@ -17,21 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeatureEngine, syntheticPair, type PairBar } from '../assets/features/engine/index.ts';
 import type { BenchResult } from './run.ts';
+import { best, timed } from './timing.ts';
 
 const BARS = 200_000, RUNS = 5, PYTHON = '/usr/bin/python3';
-
-interface Timing { cpuMs: number; wallMs: number }
-
-function timed(fn: () => void): Timing {
-  const c0 = process.cpuUsage(), t0 = performance.now();
-  fn();
-  const c = process.cpuUsage(c0);
-  return { cpuMs: (c.user + c.system) / 1000, wallMs: performance.now() - t0 };
-}
-
-function best(runs: Timing[]): Timing {
-  return { cpuMs: Math.min(...runs.map((r) => r.cpuMs)), wallMs: Math.min(...runs.map((r) => r.wallMs)) };
-}
 
 function checkPandas(): void {
   const probe = spawnSync(PYTHON, ['-c', 'import pandas'], { encoding: 'utf8' });

@@ -20,8 +20,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '../core/random.ts';
-import { predictProba, rocAuc, trainGbdt, type GbdtParams } from '../assets/models/engine/index.ts';
+import { predictProba, rocAuc, trainGbdt, type GbdtModel, type GbdtParams } from '../assets/models/engine/index.ts';
 import type { BenchResult } from './run.ts';
+import { timed } from './timing.ts';
 
 export const PYTHON = '/usr/bin/python3';
 export const GBDT_BENCH_COLS = 22;
@@ -159,11 +160,9 @@ export async function run(): Promise<BenchResult> {
   const train = rowsOf(data, 0, TRAIN_ROWS);
   const test = rowsOf(data, TRAIN_ROWS, data.rows);
 
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const { model } = trainGbdt(train, ourParams(MATCHED));
-  const wallS = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
+  let model!: GbdtModel;
+  const time = timed(() => { model = trainGbdt(train, ourParams(MATCHED)).model; });
+  const wallS = time.wallMs / 1000;
   const auc = rocAuc(test.labels, predictProba(model, test.features));
 
   const xgb = runXgboost(data, TRAIN_ROWS, MATCHED, [1, 0]);
@@ -178,7 +177,7 @@ export async function run(): Promise<BenchResult> {
     auc: round(auc, 5),
     auc_xgboost: round(aucXgb, 5),
     auc_diff: round(auc - aucXgb, 5),
-    cpu_s: round((cpu.user + cpu.system) / 1e6, 2),
+    cpu_s: round(time.cpuMs / 1000, 2),
     baseline_cpu_s: round(single.train_cpu_s, 2),
     baseline_default_threads: round(all.train_s, 2),
     ratio_default_threads: round(all.train_s / wallS, 3),
