@@ -9,6 +9,7 @@ import { ErrorIds, OrreryError, describeError } from '../core/errors.ts';
 import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/port.ts';
 import { selectAssets } from '../core/graph/selection.ts';
 import { registerModelCommands } from './models.ts';
+import { trainerPython } from '../assets/models/torch.ts';
 import type { RunOutcome } from '../core/runtime.ts';
 import { checkPolicies } from '../assets/policies/index.ts';
 import { exportPartition } from './export.ts';
@@ -204,7 +205,7 @@ program
     const keys = new Set<string>();
     const latestModelMonth = i.location.partitions.modelMonths.at(i.location.partitions.modelMonths.count() - 1)?.key;
     // The PyTorch trainer runs only where its python has torch; the GBDT chain does not need it.
-    const python = process.env.ORRERY_PYTHON?.trim() || 'python3';
+    const python = trainerPython();
     const torch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
     const skipped = new Set(torch ? [] : ['torch_models']);
     if (!torch && i.runtime.graph.assets.has('torch_models')) say(`torch_models: skipped — ${python} has no torch (apt-get install python3-torch, or set ORRERY_PYTHON to a python that has it)`);

@@ -73,17 +73,20 @@ export class GroupBacktester {
   run(theta: Theta): GroupBacktest {
     const runs = new Map<string, BacktestRun>();
     for (const pair of this.pairs) if (this.series.get(pair)!.ts.length) runs.set(pair, runBacktest(this.series.get(pair)!, this.paramsOf(pair, theta)));
-    return combine(runs, [...this.params.values()].reduce((a, p) => a + p.initialEquity, 0));
+    return combine(runs, new Map(this.pairs.map((p) => [p, this.params.get(p)!.initialEquity])));
   }
 }
 
-/** Sums the pairs' daily equity (each carried forward over days it has no bar) into the group's curve. */
-export function combine(runs: Map<string, BacktestRun>, initialEquity: number): GroupBacktest {
+/** Sums the pairs' daily equity (each at its initial equity before its first day, then carried forward over days it has no bar) into the group's curve. */
+export function combine(runs: Map<string, BacktestRun>, initialEquities: Map<string, number>): GroupBacktest {
   const all = [...runs.values()];
+  const initialEquity = [...initialEquities.values()].reduce((a, b) => a + b, 0);
   const days = [...new Set(all.flatMap((r) => [...r.curve.days]))].sort((a, b) => a - b);
   const equity = new Float64Array(days.length);
-  for (const r of all) {
-    let j = 0, last = r.curve.equity.length ? r.kpis.finalEquity - r.kpis.totalPnl : 0;
+  // A pair without bars (no run) stays at its initial equity throughout.
+  for (const [pair, e0] of initialEquities) if (!runs.has(pair)) for (let i = 0; i < equity.length; i++) equity[i] += e0;
+  for (const [pair, r] of runs) {
+    let j = 0, last = initialEquities.get(pair)!;
     days.forEach((d, i) => {
       while (j < r.curve.days.length && r.curve.days[j] <= d) last = r.curve.equity[j++];
       equity[i] += last;

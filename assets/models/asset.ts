@@ -182,10 +182,10 @@ export function modelsAsset(policies: Policies, partitions: PipelinePartitions, 
       const onnx = { ai1: exportOnnx(trained.ai1.model, { description: `AI1 return probability, ${ds.group} ${ds.timeframe} up to ${ds.cutoff}` }), ai2: exportOnnx(trained.ai2.model, { description: `AI2 risk score, ${ds.group} ${ds.timeframe} up to ${ds.cutoff}` }) };
       const modelVersion = `${ds.group}.${ds.timeframe}.${ctx.dimensions.month}.${sha256(Buffer.concat([onnx.ai1, onnx.ai2])).slice(0, 10)}`;
 
-      // ONNX parity on the OOS rows (the scores the asset publishes downstream come from the TS model).
+      // ONNX parity on the latest 2,000 bars (the scores published downstream come from the TS model).
       let maxDiff = 0;
+      const m = featureMatrix(ds.rows.slice(-2000), ds.featureNames, trained.normalizer);
       for (const task of TASKS) {
-        const m = featureMatrix(ds.rows.slice(-2000), ds.featureNames, trained.normalizer);
         const ts = predictProba(trained[task].model, m);
         const ox = await onnxProbabilities(onnx[task], m.values, m.rows, m.cols);
         for (let i = 0; i < m.rows; i++) maxDiff = Math.max(maxDiff, Math.abs(ts[i] - ox[i]));

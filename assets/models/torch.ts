@@ -224,6 +224,11 @@ export async function loadTorchModel(objectStore: ObjectStore, models: TorchMode
   return bytes;
 }
 
+/** The python that runs the trainer as a subprocess: `$ORRERY_PYTHON`, else `python3`. */
+export function trainerPython(): string {
+  return process.env.ORRERY_PYTHON?.trim() || 'python3';
+}
+
 export interface TorchModelsOptions {
   image?: string;
   /**
@@ -245,7 +250,7 @@ export interface TorchModelsOptions {
  * per training set partition).
  */
 export function torchModelsAsset(partitions: PartitionsDefinition | undefined, trainingSets: AssetDefinition<TorchTrainingSet, any, any>, options: TorchModelsOptions = {}) {
-  const python = options.python ?? (process.env.ORRERY_PYTHON?.trim() || 'python3');
+  const python = options.python ?? trainerPython();
   return defineAsset<TorchModels, { training_set: ReturnType<typeof input<TorchTrainingSet>> }, TorchTrainerConfig>({
     key: 'torch_models',
     description: 'A group\'s AI1/AI2 classifiers as PyTorch MLPs (class-weighted, early-stopped on the time-ordered validation split), exported to ONNX; trained in a GPU container.',

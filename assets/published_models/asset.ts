@@ -32,14 +32,6 @@ export interface PublishedModel {
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** `ENV:NAME` references resolved from the environment; `VAULT:` needs the cluster's resolver in `resources.secrets`. */
-async function resolveEnvSecret(ref: string): Promise<string> {
-  const name = ref.startsWith('ENV:') ? ref.slice(4) : undefined;
-  const v = name ? process.env[name] : undefined;
-  if (!v) throw new Error(`secret ${ref} is not set (export ${name ?? ref} in this process's environment)`);
-  return v;
-}
-
 /**
  * A group's model, θ and normalisation as one Ed25519-signed bundle, registered in the model
  * registry and promoted to production only when it passes the backtest acceptance gate and the
@@ -64,8 +56,9 @@ export function publishedModelsAsset(policies: Policies, partitions: PipelinePar
       const registry = ctx.resources.modelRegistry as ModelRegistry | undefined;
       if (!registry) throw new Error('published_models needs a model registry resource (resources.modelRegistry)');
       const store = ctx.resources.objectStore as ObjectStore;
+      // Key references (ENV:/VAULT:) go through the instance's secret resolver; embedded, the key pair under $ORRERY_HOME needs none.
       const secrets = ctx.resources.secrets as { resolve(ref: string): Promise<string> } | undefined;
-      const resolveSecret = secrets ? (ref: string) => secrets.resolve(ref) : resolveEnvSecret;
+      const resolveSecret = (ref: string) => (secrets ? secrets.resolve(ref) : Promise.reject(new Error(`no secret resolver (resources.secrets) to read ${ref}`)));
       const keys = await resolveSigningKeys({ resolveSecret, home: ctx.resources.home as string | undefined, generate: true });
 
       const onnx = { model_ai1: await store.get(m.artifacts['model_ai1.onnx'].key), model_ai2: await store.get(m.artifacts['model_ai2.onnx'].key) };
