@@ -9,6 +9,7 @@ import { ErrorIds, OrreryError, describeError } from '../core/errors.ts';
 import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/port.ts';
 import { selectAssets } from '../core/graph/selection.ts';
 import { registerModelCommands } from './models.ts';
+import { registerManifestCommands } from './manifests.ts';
 import { trainerPython } from '../assets/models/torch.ts';
 import type { RunOutcome } from '../core/runtime.ts';
 import { checkPolicies } from '../assets/policies/index.ts';
@@ -252,6 +253,7 @@ program
   }));
 
 registerModelCommands(program, withInstance);
+registerManifestCommands(program);
 
 program.hook('preAction', () => {
   process.on('SIGINT', () => { say('interrupted'); process.exit(130); });
