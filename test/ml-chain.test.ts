@@ -426,6 +426,12 @@ describe('ML chain: theta → backtests → published_models on the runtime', ()
     ]);
     expect(await eventLog.checkSummary('backtests')).toEqual([expect.objectContaining({ checkName: 'acceptance_gate', severity, passed: 1, failed: 0, lastFailure: null })]);
     expect(state.metadata).toMatchObject({ acceptance: true, acceptance_reasons: [], model_version: m.modelVersion, trades: group.trades });
+    // The equity curve in the metadata (the UI's chart) is the portfolio's: its drawdown is the KPI's.
+    const curve = state.metadata.equity_curve as Array<{ date: string; equity: number }>;
+    expect(curve.map((p) => p.date)).toEqual(v.daily.map((d) => d.date));
+    let peak = 1, dd = 0;
+    for (const p of curve) { peak = Math.max(peak, p.equity); dd = Math.max(dd, 1 - p.equity / peak); }
+    expect(dd).toBeCloseTo(v.kpis.maxDd, 5);
   });
 
   it('published_models: a signed bundle that loads and verifies, refused when a file is tampered with, promoted to production', async () => {

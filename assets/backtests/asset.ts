@@ -128,6 +128,9 @@ export function backtestsAsset(policies: Policies, partitions: PipelinePartition
         ctx.progress(++done, result.runs.size, pair);
       }
       const k = result.kpis;
+      // The portfolio's daily equity (initial = 1), for the lineage UI's chart: one point a day stays small.
+      let equity = 1;
+      const equityCurve = rows.daily.map((d) => ({ date: d.date, equity: Number((equity *= 1 + d.ret).toFixed(6)) }));
       return {
         value: rows,
         metadata: {
@@ -135,6 +138,7 @@ export function backtestsAsset(policies: Policies, partitions: PipelinePartition
           trades: k.trades, trades_per_year: k.tradesPerYear, ann_return: k.annReturn, sharpe: k.sharpe, sharpe_ci95: [rows.ci95.sharpe.lower, rows.ci95.sharpe.upper],
           max_dd: k.maxDd, calmar: k.calmar, e_per_trade: k.ePerTrade, win_rate: k.winRate, halt_rate: k.haltRate, ai2_false_stop_rate: k.ai2FalseStopRate,
           acceptance: rows.acceptance.passed, acceptance_reasons: rows.acceptance.reasons, stress_scenarios: rows.bt_stress_results.length, code_hash: CODE_HASH,
+          equity_curve: equityCurve,
         },
       };
     },
