@@ -10,6 +10,7 @@ import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/po
 import { selectAssets } from '../core/graph/selection.ts';
 import { registerModelCommands } from './models.ts';
 import { registerManifestCommands } from './manifests.ts';
+import { registerGraphqlCommands } from './graphql.ts';
 import { trainerPython } from '../assets/models/torch.ts';
 import type { RunOutcome } from '../core/runtime.ts';
 import { checkPolicies } from '../assets/policies/index.ts';
@@ -254,6 +255,7 @@ program
 
 registerModelCommands(program, withInstance);
 registerManifestCommands(program);
+registerGraphqlCommands(program, withInstance);
 
 program.hook('preAction', () => {
   process.on('SIGINT', () => { say('interrupted'); process.exit(130); });

@@ -102,13 +102,26 @@ export class Runtime {
   }
 
   async launch(request: RunRequest, options: LaunchOptions = {}): Promise<RunOutcome> {
+    const { done } = await this.start(request, options);
+    return done;
+  }
+
+  /**
+   * Validates, plans and records the run, then executes it in the background: the run id is
+   * known (and the run visible in the event log) as soon as this resolves; `done` settles when
+   * the run ends, like `launch`.
+   */
+  async start(request: RunRequest, options: LaunchOptions = {}): Promise<{ runId: string; done: Promise<RunOutcome> }> {
     const plan = await this.plan(request);
     const runId = randomUUID();
     await this.eventLog.createRun({ runId, kind: options.kind ?? 'materialize', request, tags: options.tags, resumedFrom: options.resumedFrom ?? null });
     await this.eventLog.startRun(runId, { host: hostname(), pid: process.pid, stepsTotal: plan.steps.length });
     await this.eventLog.appendEvents([{ runId, type: 'RUN_START', payload: { selection: request.selection, steps: plan.steps.length, skipped: plan.skipped, resumed_from: options.resumedFrom ?? null } }]);
     options.onPlan?.(plan, runId);
+    return { runId, done: this.execute(runId, request, plan, options) };
+  }
 
+  private async execute(runId: string, request: RunRequest, plan: Plan, options: LaunchOptions): Promise<RunOutcome> {
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     const beat = setInterval(() => {

@@ -7,10 +7,19 @@
  * per-row conversion runs in JS.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import type { ExpressionBuilder, Transaction } from 'kysely';
+import type { ExpressionBuilder, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, Transaction, UnknownRow } from 'kysely';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
 import { TERMINAL_RUN_STATUSES } from '../../core/event-log/port.ts';
 import type {
+  AuditRecord,
+  EventLogQueries,
+  LatestMaterialization,
+  LeanPartitionState,
+  NewAuditRecord,
+  RunPageFilter,
+  SensorRecord,
+  StepCounts,
+  StepCursor,
   CheckSummary,
   CheckResult,
   CheckResultRecord,
@@ -140,9 +149,25 @@ function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
 const stateKey = (x: { assetKey: string; partitionKey: string }) => `${x.assetKey}\0${x.partitionKey}`;
 const stepKey = (x: { runId: string; assetKey: string; partitionKey: string }) => `${x.runId}\0${stateKey(x)}`;
 
-export class PostgresEventLog implements EventLog {
+/** Counts the statements this event log sends, so callers can bound queries per request (N+1 tests). */
+class StatementCounter implements KyselyPlugin {
+  constructor(private readonly stats: { statements: number }) {}
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    this.stats.statements++;
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+const EMPTY_STEP_COUNTS: StepCounts = { succeeded: 0, failed: 0, skipped: 0, running: 0, canceled: 0 };
+
+export class PostgresEventLog implements EventLog, EventLogQueries {
   /** Queries go through `db`, which qualifies every table with the schema. */
   private readonly db: Db;
+  /** Statements sent since opening (every query, migrations included). */
+  readonly stats = { statements: 0 };
 
   /**
    * @param root a Kysely instance on `pg` or PGlite; `close()` destroys it. Public so that other
@@ -153,7 +178,7 @@ export class PostgresEventLog implements EventLog {
     readonly root: Db,
     readonly schema?: string,
   ) {
-    this.db = schema ? root.withSchema(schema) : root;
+    this.db = (schema ? root.withSchema(schema) : root).withPlugin(new StatementCounter(this.stats));
   }
 
   migrate(): Promise<void> {
@@ -631,6 +656,293 @@ export class PostgresEventLog implements EventLog {
       .orderBy('seq')
       .execute();
     return rows.map((r) => r.key);
+  }
+
+  // --- batched reads for the API (EventLogQueries) ------------------------------------------
+
+  // The API's hottest reads are plain SQL templates: no query-builder work per request.
+
+  /** A table reference qualified with the schema (the schema plugin does not rewrite top-level raw SQL). */
+  private table(name: keyof Database) {
+    return sql.table(this.schema ? `${this.schema}.${name}` : name);
+  }
+
+  async countPartitionStatesMany(assetKeys: readonly string[]): Promise<Map<string, Record<PartitionStatus, number>>> {
+    const out = new Map<string, Record<PartitionStatus, number>>();
+    for (const k of assetKeys) out.set(k, { materialized: 0, failed: 0, quarantined: 0 });
+    if (assetKeys.length === 0) return out;
+    const { rows } = await sql<{ asset_key: string; status: PartitionStatus; n: number }>`
+      select asset_key, status, count(*)::int as n from ${this.table('orrery_partitions')}
+      where asset_key = any(${[...assetKeys]}::text[]) group by asset_key, status`.execute(this.db);
+    for (const r of rows) out.get(r.asset_key)![r.status] = r.n;
+    return out;
+  }
+
+  async leanPartitionStates(assetKeys: readonly string[]): Promise<LeanPartitionState[]> {
+    if (assetKeys.length === 0) return [];
+    const { rows } = await sql<LeanPartitionState>`
+      select asset_key as "assetKey", partition_key as "partitionKey", status, data_version as "dataVersion",
+        code_version as "codeVersion", input_versions as "inputVersions"
+      from ${this.table('orrery_partitions')} where asset_key = any(${[...assetKeys]}::text[])`.execute(this.db);
+    return rows;
+  }
+
+  /** Like partitionStatesFor, as a list (the API pages partitions by key). */
+  async partitionRows(assetKey: string, keys: readonly string[]): Promise<PartitionState[]> {
+    if (keys.length === 0) return [];
+    const { rows } = await sql<PartitionState>`
+      select asset_key as "assetKey", partition_key as "partitionKey", status, data_version as "dataVersion",
+        code_version as "codeVersion", input_versions as "inputVersions", code_hash as "codeHash", seed::float8 as seed, uri,
+        run_id as "runId", materialized_run_id as "materializedRunId", materialized_at as "materializedAt",
+        updated_at as "updatedAt", metadata, quarantine
+      from ${this.table('orrery_partitions')} where asset_key = ${assetKey} and partition_key = any(${[...keys]}::text[])`.execute(this.db);
+    return rows;
+  }
+
+  async partitionStatesForPairs(pairs: ReadonlyArray<{ assetKey: string; partitionKey: string }>): Promise<PartitionState[]> {
+    if (pairs.length === 0) return [];
+    // Two parallel array parameters joined by position: one statement however many pairs.
+    const assets = pairs.map((p) => p.assetKey);
+    const keys = pairs.map((p) => p.partitionKey);
+    return this.db
+      .selectFrom('orrery_partitions')
+      .select(partitionColumns)
+      .where(({ eb, refTuple, selectFrom }) =>
+        eb(refTuple('asset_key', 'partition_key'), 'in',
+          selectFrom(sql<{ a: string; k: string }>`(select * from unnest(${assets}::text[], ${keys}::text[]) as t(a, k))`.as('p')).select(['p.a', 'p.k']).$asTuple('a', 'k')))
+      .execute();
+  }
+
+  async countCodeVersionStale(assetKey: string, codeVersion: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('orrery_partitions')
+      .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+      .where('asset_key', '=', assetKey)
+      .where('data_version', 'is not', null)
+      .where(sql<boolean>`code_version is distinct from ${codeVersion}`)
+      .executeTakeFirstOrThrow();
+    return row.n;
+  }
+
+  async latestMaterializations(assetKeys: readonly string[]): Promise<Map<string, LatestMaterialization>> {
+    const out = new Map<string, LatestMaterialization>();
+    if (assetKeys.length === 0) return out;
+    // One index probe per asset (asset_key, materialized_at desc) instead of a scan of its partitions.
+    const rows = await this.db
+      .selectFrom(sql<{ k: string }>`(select unnest(${[...assetKeys]}::text[]) as k)`.as('a'))
+      .innerJoinLateral(
+        (eb) => eb.selectFrom('orrery_partitions as p')
+          .select(['p.asset_key', 'p.partition_key', 'p.materialized_run_id', 'p.materialized_at', 'p.data_version', 'p.code_version', 'p.metadata'])
+          .whereRef('p.asset_key', '=', 'a.k')
+          .where('p.materialized_at', 'is not', null)
+          .orderBy('p.materialized_at', 'desc')
+          .limit(1)
+          .as('m'),
+        (join) => join.onTrue(),
+      )
+      .selectAll('m')
+      .execute();
+    for (const r of rows) {
+      out.set(r.asset_key, { assetKey: r.asset_key, runId: r.materialized_run_id ?? '', partitionKey: r.partition_key, timestamp: r.materialized_at!, dataVersion: r.data_version, codeVersion: r.code_version, metadata: r.metadata });
+    }
+    return out;
+  }
+
+  async checkSummaries(assetKeys: readonly string[]): Promise<Map<string, CheckSummary[]>> {
+    const out = new Map<string, CheckSummary[]>();
+    for (const k of assetKeys) out.set(k, []);
+    if (assetKeys.length === 0) return out;
+    const keys = sql<string>`any(${[...assetKeys]}::text[])`;
+    const [rows, lastFailures] = await Promise.all([
+      this.db
+        .selectFrom('orrery_check_results')
+        .select((eb) => [
+          'asset_key',
+          'check_name',
+          eb.fn.max('severity').as('severity'),
+          eb.cast<number>(eb.fn.count('partition_key').filterWhere('passed', '=', true), 'integer').as('passed'),
+          eb.cast<number>(eb.fn.count('partition_key').filterWhere('passed', '=', false), 'integer').as('failed'),
+        ])
+        .where('asset_key', '=', keys)
+        .groupBy(['asset_key', 'check_name'])
+        .orderBy('asset_key')
+        .orderBy('check_name')
+        .execute(),
+      this.db
+        .selectFrom('orrery_check_results')
+        .distinctOn(['asset_key', 'check_name'])
+        .select(['asset_key', 'check_name', 'partition_key', 'evaluated_at'])
+        .where('asset_key', '=', keys)
+        .where('passed', '=', false)
+        .orderBy('asset_key')
+        .orderBy('check_name')
+        .orderBy('evaluated_at', 'desc')
+        .execute(),
+    ]);
+    const last = new Map(lastFailures.map((r) => [`${r.asset_key}\0${r.check_name}`, { partitionKey: r.partition_key, evaluatedAt: r.evaluated_at }]));
+    for (const r of rows) {
+      out.get(r.asset_key)!.push({ checkName: r.check_name, severity: r.severity as 'ERROR' | 'WARN', passed: r.passed, failed: r.failed, lastFailure: last.get(`${r.asset_key}\0${r.check_name}`) ?? null });
+    }
+    return out;
+  }
+
+  /** The ids of a backfill run and of every run that resumed it, transitively (a recursive CTE). */
+  private backfillChain(backfillId: string) {
+    return sql<{ run_id: string }>`(with recursive chain(run_id) as (
+        select run_id from ${this.table('orrery_runs')} where run_id = ${backfillId}
+        union
+        select r.run_id from ${this.table('orrery_runs')} r join chain c on r.resumed_from = c.run_id
+      ) select run_id from chain)`;
+  }
+
+  async listRunsPage(filter: RunPageFilter): Promise<RunRecord[]> {
+    let q = this.db
+      .selectFrom('orrery_runs as r')
+      .select(RUN_COLUMNS)
+      .orderBy('r.created_at', 'desc')
+      .orderBy('r.run_id', 'desc')
+      .limit(filter.limit);
+    if (filter.statuses?.length) q = q.where('r.status', 'in', filter.statuses);
+    if (filter.kind) q = q.where('r.kind', '=', filter.kind);
+    const { assetKey, partitionKey, backfillId, afterRunId } = filter;
+    if (assetKey !== undefined || partitionKey !== undefined) {
+      q = q.where(({ exists, selectFrom }) => {
+        let s = selectFrom('orrery_steps as s').select(sql.lit(1).as('one')).whereRef('s.run_id', '=', 'r.run_id');
+        if (assetKey !== undefined) s = s.where('s.asset_key', '=', assetKey);
+        if (partitionKey !== undefined) s = s.where('s.partition_key', '=', partitionKey);
+        return exists(s);
+      });
+    }
+    if (backfillId !== undefined) q = q.where(sql<boolean>`r.run_id in ${this.backfillChain(backfillId)}`);
+    if (afterRunId !== undefined) {
+      q = q.where(({ eb, refTuple, selectFrom }) =>
+        eb(refTuple('r.created_at', 'r.run_id'), '<',
+          selectFrom('orrery_runs as c').select(['c.created_at', 'c.run_id']).where('c.run_id', '=', afterRunId).$asTuple('created_at', 'run_id')));
+    }
+    return q.execute();
+  }
+
+  private stepCountColumns() {
+    return sql<StepCounts>`json_build_object(
+      'succeeded', count(*) filter (where status = 'success'),
+      'failed', count(*) filter (where status = 'failed'),
+      'skipped', count(*) filter (where status = 'skipped'),
+      'running', count(*) filter (where status = 'started'),
+      'canceled', count(*) filter (where status = 'canceled'))`;
+  }
+
+  async stepCountsMany(runIds: readonly string[]): Promise<Map<string, StepCounts>> {
+    const out = new Map<string, StepCounts>();
+    for (const id of runIds) out.set(id, { ...EMPTY_STEP_COUNTS });
+    if (runIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('orrery_steps')
+      .select(['run_id', this.stepCountColumns().as('counts')])
+      .where('run_id', '=', sql<string>`any(${[...runIds]}::text[])`)
+      .groupBy('run_id')
+      .execute();
+    for (const r of rows) out.set(r.run_id, r.counts);
+    return out;
+  }
+
+  async listStepsPage(runId: string, after: StepCursor | undefined, limit: number): Promise<StepRecord[]> {
+    let q = this.db
+      .selectFrom('orrery_steps')
+      .select(STEP_COLUMNS)
+      .where('run_id', '=', runId)
+      .orderBy('asset_key')
+      .orderBy('partition_key')
+      .limit(limit);
+    if (after) q = q.where(({ eb, refTuple, tuple }) => eb(refTuple('asset_key', 'partition_key'), '>', tuple(after.assetKey, after.partitionKey)));
+    return q.execute();
+  }
+
+  /** The latest step of each (asset, partition) over the chain, as one derived table. */
+  private latestBackfillSteps(backfillId: string) {
+    return this.db
+      .selectFrom('orrery_steps as s')
+      .innerJoin('orrery_runs as r', 'r.run_id', 's.run_id')
+      .distinctOn(['s.asset_key', 's.partition_key'])
+      .select(['s.run_id', 's.asset_key', 's.partition_key', 's.status', 's.attempt', 's.started_at', 's.ended_at', 's.error'])
+      .where(sql<boolean>`s.run_id in ${this.backfillChain(backfillId)}`)
+      .orderBy('s.asset_key')
+      .orderBy('s.partition_key')
+      .orderBy('r.created_at', 'desc');
+  }
+
+  async backfillStepsPage(backfillId: string, after: StepCursor | undefined, limit: number): Promise<StepRecord[]> {
+    let q = this.db
+      .selectFrom(this.latestBackfillSteps(backfillId).as('l'))
+      .select(['l.run_id as runId', 'l.asset_key as assetKey', 'l.partition_key as partitionKey', 'l.status', 'l.attempt', 'l.started_at as startedAt', 'l.ended_at as endedAt', 'l.error'])
+      .orderBy('l.asset_key')
+      .orderBy('l.partition_key')
+      .limit(limit);
+    if (after) q = q.where(({ eb, refTuple, tuple }) => eb(refTuple('l.asset_key', 'l.partition_key'), '>', tuple(after.assetKey, after.partitionKey)));
+    return q.execute();
+  }
+
+  async backfillStepCounts(backfillId: string): Promise<StepCounts> {
+    const row = await this.db
+      .selectFrom(this.latestBackfillSteps(backfillId).as('l'))
+      .select(this.stepCountColumns().as('counts'))
+      .executeTakeFirst();
+    return row?.counts ?? { ...EMPTY_STEP_COUNTS };
+  }
+
+  // --- audit and sensors ------------------------------------------------------------------
+
+  async recordAudit(record: NewAuditRecord): Promise<void> {
+    await this.db
+      .insertInto('orrery_audit')
+      .values({
+        subject: record.subject,
+        role: record.role,
+        operation: record.operation,
+        variables: toJson(record.variables),
+        request_id: record.requestId,
+        outcome: record.outcome,
+        error_id: record.errorId,
+      })
+      .execute();
+  }
+
+  /** Newest first. */
+  async listAudit(options: { limit?: number } = {}): Promise<AuditRecord[]> {
+    return this.db
+      .selectFrom('orrery_audit')
+      .select((eb) => [
+        eb.cast<number>('id', 'float8').as('id'),
+        'at', 'subject', 'role', 'operation', 'variables', 'request_id as requestId', 'outcome', 'error_id as errorId',
+      ])
+      .orderBy('id', 'desc')
+      .limit(options.limit ?? 100)
+      .execute();
+  }
+
+  async ensureSensors(sensors: ReadonlyArray<{ name: string; intervalSeconds: number; enabled?: boolean }>): Promise<void> {
+    if (sensors.length === 0) return;
+    await this.db
+      .insertInto('orrery_sensors')
+      .values(sensors.map((s) => ({ name: s.name, enabled: s.enabled ?? true, interval_seconds: s.intervalSeconds })))
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+  }
+
+  async listSensors(): Promise<SensorRecord[]> {
+    return this.db
+      .selectFrom('orrery_sensors')
+      .select(['name', 'enabled', 'interval_seconds as intervalSeconds', 'last_tick as lastTick', 'cursor'])
+      .orderBy('name')
+      .execute();
+  }
+
+  async setSensorEnabled(name: string, enabled: boolean): Promise<SensorRecord | undefined> {
+    return this.db
+      .updateTable('orrery_sensors')
+      .set({ enabled })
+      .where('name', '=', name)
+      .returning(['name', 'enabled', 'interval_seconds as intervalSeconds', 'last_tick as lastTick', 'cursor'])
+      .executeTakeFirst();
   }
 
   // --- retention --------------------------------------------------------------------------

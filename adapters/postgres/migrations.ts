@@ -239,6 +239,42 @@ export function eventLogMigrations(schema?: string): Record<string, Migration> {
         await s.createIndex('orrery_experiment_runs_version_idx').on('orrery_experiment_runs').columns(['model_version', 'created_at desc']).execute();
       },
     },
+    // The GraphQL API: audit of its mutations, sensor state, and indexes for its filters.
+    '0004_api': {
+      async up(db) {
+        const s = ddl(db);
+        await s
+          .createTable('orrery_audit')
+          .addColumn('id', 'bigserial', (c) => c.primaryKey())
+          .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+          .addColumn('subject', 'text')
+          .addColumn('role', 'text')
+          .addColumn('operation', 'text', (c) => c.notNull())
+          .addColumn('variables', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+          .addColumn('request_id', 'text')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('error_id', 'text')
+          .execute();
+        await s.createIndex('orrery_audit_at_idx').on('orrery_audit').column('at').execute();
+
+        await s
+          .createTable('orrery_sensors')
+          .addColumn('name', keyText, (c) => c.primaryKey())
+          .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
+          .addColumn('interval_seconds', 'integer', (c) => c.notNull().defaultTo(30))
+          .addColumn('last_tick', 'timestamptz')
+          .addColumn('cursor', 'text')
+          .execute();
+
+        // runs(filter: {assetKey, partitionKey}): runs that have a step on this asset/partition.
+        await s.createIndex('orrery_steps_asset_partition_idx').on('orrery_steps').columns(['asset_key', 'partition_key', 'run_id']).execute();
+        // backfills: runs of one kind, newest first; backfill chains through resumed_from.
+        await s.createIndex('orrery_runs_kind_idx').on('orrery_runs').columns(['kind', 'created_at desc', 'run_id desc']).execute();
+        await s.createIndex('orrery_runs_resumed_from_idx').on('orrery_runs').column('resumed_from').execute();
+        // latestMaterialization per asset.
+        await s.createIndex('orrery_partitions_materialized_at_idx').on('orrery_partitions').columns(['asset_key', 'materialized_at desc']).execute();
+      },
+    },
   };
 }
 

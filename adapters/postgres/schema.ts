@@ -109,7 +109,31 @@ export interface DynamicPartitionsTable {
   created_at: TimestampWithDefault;
 }
 
+/** Every API mutation, allowed or refused (migration 0004). */
+export interface AuditTable {
+  id: Serial8;
+  at: TimestampWithDefault;
+  subject: string | null;
+  role: string | null;
+  operation: string;
+  variables: JsonWithDefault<JsonObject>;
+  request_id: string | null;
+  outcome: string;
+  error_id: string | null;
+}
+
+/** Sensor state: enabled flag, interval, last tick and cursor (migration 0004). */
+export interface SensorsTable {
+  name: string;
+  enabled: boolean;
+  interval_seconds: number;
+  last_tick: Timestamp | null;
+  cursor: string | null;
+}
+
 export interface Database {
+  orrery_audit: AuditTable;
+  orrery_sensors: SensorsTable;
   orrery_runs: RunsTable;
   orrery_steps: StepsTable;
   orrery_events: EventsTable;

@@ -214,3 +214,96 @@ export interface EventLog {
   /** Deletes events (not runs or current state) older than `before`; returns how many. */
   pruneEvents(before: Date): Promise<number>;
 }
+
+// --- reads and records of the API (GraphQL) ------------------------------------------------
+
+/** Step rows counted by outcome (`running` = started, not yet ended). */
+export interface StepCounts {
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  running: number;
+  canceled: number;
+}
+
+/** The lean part of a state row that staleness needs (see core/planning/staleness.ts). */
+export type LeanPartitionState = Pick<PartitionState, 'assetKey' | 'partitionKey' | 'status' | 'dataVersion' | 'codeVersion' | 'inputVersions'>;
+
+export interface LatestMaterialization {
+  assetKey: string;
+  runId: string;
+  partitionKey: string;
+  timestamp: Date;
+  dataVersion: string | null;
+  codeVersion: string | null;
+  metadata: JsonObject;
+}
+
+export interface RunPageFilter {
+  statuses?: RunStatus[];
+  kind?: RunRecord['kind'];
+  /** Runs with a step on this asset (and partition, when given). */
+  assetKey?: string;
+  partitionKey?: string;
+  /** A backfill run and the runs that resumed or retried it, transitively. */
+  backfillId?: string;
+  /** Keyset: runs created before this one (newest first). */
+  afterRunId?: string;
+  limit: number;
+}
+
+export interface StepCursor { assetKey: string; partitionKey: string }
+
+export interface AuditRecord {
+  id: number;
+  at: Date;
+  subject: string | null;
+  role: string | null;
+  operation: string;
+  variables: JsonObject;
+  requestId: string | null;
+  outcome: string;
+  errorId: string | null;
+}
+
+export type NewAuditRecord = Omit<AuditRecord, 'id' | 'at'>;
+
+export interface SensorRecord {
+  name: string;
+  enabled: boolean;
+  intervalSeconds: number;
+  lastTick: Date | null;
+  cursor: string | null;
+}
+
+/**
+ * Batched reads for an API over the event log (one statement for many assets or runs, whatever
+ * their number), the audit of API mutations, and sensor state. Implemented next to the event log.
+ */
+export interface EventLogQueries {
+  countPartitionStatesMany(assetKeys: readonly string[]): Promise<Map<string, Record<PartitionStatus, number>>>;
+  leanPartitionStates(assetKeys: readonly string[]): Promise<LeanPartitionState[]>;
+  /** State rows of some partitions of an asset (any order). */
+  partitionRows(assetKey: string, keys: readonly string[]): Promise<PartitionState[]>;
+  /** Full state rows for (asset, partition) pairs, in one statement. */
+  partitionStatesForPairs(pairs: ReadonlyArray<{ assetKey: string; partitionKey: string }>): Promise<PartitionState[]>;
+  /** Materialized rows (with data) whose code version differs from the given one: staleness by code alone. */
+  countCodeVersionStale(assetKey: string, codeVersion: string): Promise<number>;
+  latestMaterializations(assetKeys: readonly string[]): Promise<Map<string, LatestMaterialization>>;
+  checkSummaries(assetKeys: readonly string[]): Promise<Map<string, CheckSummary[]>>;
+
+  listRunsPage(filter: RunPageFilter): Promise<RunRecord[]>;
+  stepCountsMany(runIds: readonly string[]): Promise<Map<string, StepCounts>>;
+  listStepsPage(runId: string, after: StepCursor | undefined, limit: number): Promise<StepRecord[]>;
+  /** Latest step per (asset, partition) over a backfill and the runs that retried it. */
+  backfillStepsPage(backfillId: string, after: StepCursor | undefined, limit: number): Promise<StepRecord[]>;
+  backfillStepCounts(backfillId: string): Promise<StepCounts>;
+
+  recordAudit(record: NewAuditRecord): Promise<void>;
+  listAudit(options?: { limit?: number }): Promise<AuditRecord[]>;
+
+  /** Registers sensors known to code; existing rows keep their state. */
+  ensureSensors(sensors: ReadonlyArray<{ name: string; intervalSeconds: number; enabled?: boolean }>): Promise<void>;
+  listSensors(): Promise<SensorRecord[]>;
+  setSensorEnabled(name: string, enabled: boolean): Promise<SensorRecord | undefined>;
+}
