@@ -9,8 +9,9 @@ import { ErrorIds, OrreryError, describeError } from '../core/errors.ts';
 import type { JsonObject, PartitionSpec, RunRequest } from '../core/event-log/port.ts';
 import { selectAssets } from '../core/graph/selection.ts';
 import { registerModelCommands } from './models.ts';
-import { registerManifestCommands } from './manifests.ts';
 import { registerGraphqlCommands } from './graphql.ts';
+import { registerClusterCommands, submitToCluster } from './cluster.ts';
+import { registerManifestCommands } from './manifests.ts';
 import { trainerPython } from '../assets/models/torch.ts';
 import type { RunOutcome } from '../core/runtime.ts';
 import { checkPolicies } from '../assets/policies/index.ts';
@@ -79,7 +80,7 @@ program
   .option('--concurrency <n>', 'steps at once', (v) => Number(v))
   .option('--resume [runId]', 'resume a run whose process died (the newest interrupted one if no id): runs only what is not materialized')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (o) => withInstance(async (i) => {
+  .action(async (o) => (await submitToCluster('materialize', o, () => partitionSpec(o), () => readRunConfig(o.config))) ? undefined : withInstance(async (i) => {
     if (o.resume !== undefined) {
       const outcome = await runWithProgress(i, 'resume', (h) => i.runtime.resume(o.resume === true ? undefined : o.resume, { ...h, concurrency: o.concurrency }));
       return report(outcome, !!o.json);
@@ -100,7 +101,7 @@ program
   .option('--failed', 'only partitions whose last attempt failed')
   .option('--concurrency <n>', 'steps at once', (v) => Number(v))
   .option('--json', 'print one JSON document on stdout')
-  .action(async (o) => withInstance(async (i) => {
+  .action(async (o) => (await submitToCluster('backfill', o, () => partitionSpec(o))) ? undefined : withInstance(async (i) => {
     if (o.missing && o.failed) throw new OrreryError(ErrorIds.CLI_USAGE, 'Use --missing or --failed, not both.', {});
     const request: RunRequest = { selection: o.select, partitions: partitionSpec(o), skipUpToDate: true, onlyMissing: !!o.missing, onlyFailed: !!o.failed };
     report(await runWithProgress(i, 'backfill', (h) => i.runtime.launch(request, { ...h, kind: 'backfill', concurrency: o.concurrency })), !!o.json);
@@ -254,8 +255,9 @@ program
   }));
 
 registerModelCommands(program, withInstance);
-registerManifestCommands(program);
 registerGraphqlCommands(program, withInstance);
+registerClusterCommands(program, withInstance);
+registerManifestCommands(program);
 
 program.hook('preAction', () => {
   process.on('SIGINT', () => { say('interrupted'); process.exit(130); });
