@@ -80,6 +80,9 @@ describe('canonical bars: the month in progress, metrics and logs', () => {
     expect(text).toMatch(/# TYPE data_retry_total counter/);
     expect(text).toMatch(/# TYPE dq_fail_total counter/);
     expect(await (await fetch(i.metricsUrl!.replace('/metrics', '/other'))).status).toBe(404);
+    // The same port answers the liveness probe (the operator's Deployment probes it).
+    const health = await fetch(i.metricsUrl!.replace('/metrics', '/healthz'));
+    expect([health.status, await health.text()]).toEqual([200, 'ok\n']);
 
     await i.close();
     instance = undefined;

@@ -87,10 +87,15 @@ export class PrometheusMetrics implements Metrics {
   }
 }
 
-/** Serves `GET /metrics` (Prometheus text format) until closed. */
+/** Serves `GET /metrics` (Prometheus text format) and `GET /healthz` (the liveness probe) until closed. */
 export async function serveMetrics(metrics: PrometheusMetrics, opts: { port: number; host?: string }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
       return;
     }

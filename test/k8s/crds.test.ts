@@ -237,7 +237,9 @@ describe('RBAC and the operator Deployment', () => {
     expect(dep.spec.selector.matchLabels).toEqual(Object.fromEntries(Object.entries(dep.spec.template.metadata.labels).filter(([k]) => k in dep.spec.selector.matchLabels)));
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     const [c] = pod.containers;
-    expect(c.command).toEqual(['orrery', 'operator']);
+    expect(c.command).toEqual(['orrery', 'operator', '--identity', '$(POD_NAME)']);
+    // $(POD_NAME) expands only when the container declares it (from the pod's own name).
+    expect(c.env.find((e: Obj) => e.name === 'POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(c.env.find((e: Obj) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef).toMatchObject({ name: expect.any(String), key: expect.any(String) });
     for (const probe of [c.livenessProbe, c.readinessProbe]) {
