@@ -4,18 +4,10 @@ import { SignJWT, importPKCS8 } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { OrreryError } from '../../core/errors.ts';
 import { authConfigFromEnv, hasRole, signToken, tokenVerifier } from '../../graphql/auth.ts';
+import { caught } from '../support/rejection.ts';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 
-async function rejects(p: Promise<unknown>): Promise<OrreryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(OrreryError);
-    return e as OrreryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('tokens', () => {
   it('orders roles viewer < editor < approver < admin', () => {
@@ -30,18 +22,18 @@ describe('tokens', () => {
     const good = await signToken(SECRET, { subject: 'alice', role: 'editor' }, { issuer: 'orrery-idp', audience: 'orrery-api' });
     expect(await verify(good)).toEqual({ subject: 'alice', role: 'editor' });
     const wrongIssuer = await signToken(SECRET, { subject: 'alice', role: 'editor' }, { issuer: 'elsewhere', audience: 'orrery-api' });
-    expect((await rejects(verify(wrongIssuer))).errorId).toBe('API_AUTH_UNAUTHENTICATED');
+    expect((await caught(verify(wrongIssuer))).errorId).toBe('API_AUTH_UNAUTHENTICATED');
     const noAudience = await signToken(SECRET, { subject: 'alice', role: 'editor' }, { issuer: 'orrery-idp' });
-    expect((await rejects(verify(noAudience))).message).toMatch(/aud/);
+    expect((await caught(verify(noAudience))).message).toMatch(/aud/);
     const key = new TextEncoder().encode(SECRET);
     const expired = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bob').setIssuer('orrery-idp').setAudience('orrery-api').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key);
-    expect((await rejects(verify(expired))).message).toMatch(/expired/);
+    expect((await caught(verify(expired))).message).toMatch(/expired/);
     const noSub = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('orrery-idp').setAudience('orrery-api').setExpirationTime('1h').sign(key);
-    expect((await rejects(verify(noSub))).message).toMatch(/subject/);
+    expect((await caught(verify(noSub))).message).toMatch(/subject/);
     // alg=none and garbage are not tokens.
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","role":"admin"}').toString('base64url')}.`;
-    await rejects(verify(none));
-    await rejects(verify('garbage'));
+    await caught(verify(none));
+    await caught(verify('garbage'));
   });
 
   it('verifies EdDSA and RS256 tokens with a public key, and refuses HS256 tokens signed with that key text', async () => {
@@ -54,7 +46,7 @@ describe('tokens', () => {
       expect(await verify(token)).toEqual({ subject: 'carol', role: 'approver' });
       // Algorithm confusion: the public key used as an HMAC secret must not verify.
       const confused = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setExpirationTime('1h').sign(new TextEncoder().encode(publicKey));
-      await rejects(verify(confused));
+      await caught(verify(confused));
     }
   });
 

@@ -24,6 +24,7 @@ import {
   type SourceRegistration,
 } from '../../adapters/providers/resilient.ts';
 import { FakeGenericRest, FakeTwelveData, ManualClock, generateBars, startFakeGenericRest, startFakeTwelveData } from './fake-servers.ts';
+import { caught } from '../support/rejection.ts';
 
 const H = 3_600_000;
 const env = { TWELVEDATA_API_KEY: 'test-key' };
@@ -36,15 +37,6 @@ function generic(server: FakeGenericRest, id = 'secondary_x') {
   return new GenericRestProvider({ id, baseUrl: server.url, timeframes: ['1h', '4h'], pageSize: 500, timeoutMs: 2000 });
 }
 
-async function caught(p: Promise<unknown>): Promise<OrreryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(OrreryError);
-    return e as OrreryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('the seed numbers', () => {
   it('are the defaults', () => {

@@ -13,6 +13,7 @@ import {
 } from '../../adapters/providers/twelvedata.ts';
 import { SecretResolver, parseSecretRef } from '../../adapters/providers/secrets.ts';
 import { FakeTwelveData, generateBars, startFakeTwelveData, ManualClock } from './fake-servers.ts';
+import { caught } from '../support/rejection.ts';
 
 const H = 3_600_000;
 const env = { TWELVEDATA_API_KEY: 'test-key' };
@@ -21,15 +22,6 @@ function provider(server: FakeTwelveData, extra: Partial<ConstructorParameters<t
   return new TwelveDataProvider({ baseUrl: server.url, secrets: new SecretResolver({ env }), timeoutMs: 2000, ...extra });
 }
 
-async function caught(p: Promise<unknown>): Promise<OrreryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(OrreryError);
-    return e as OrreryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('TwelveData mapping helpers', () => {
   it('maps symbols, intervals and dates', () => {
