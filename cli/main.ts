@@ -12,6 +12,7 @@ import { registerModelCommands } from './models.ts';
 import { registerGraphqlCommands } from './graphql.ts';
 import { registerClusterCommands, submitToCluster } from './cluster.ts';
 import { registerManifestCommands } from './manifests.ts';
+import { registerServeCommands } from './serve.ts';
 import { trainerPython } from '../assets/models/torch.ts';
 import type { RunOutcome } from '../core/runtime.ts';
 import { checkPolicies } from '../assets/policies/index.ts';
@@ -258,6 +259,7 @@ registerModelCommands(program, withInstance);
 registerGraphqlCommands(program, withInstance);
 registerClusterCommands(program, withInstance);
 registerManifestCommands(program);
+registerServeCommands(program, withInstance);
 
 program.hook('preAction', () => {
   process.on('SIGINT', () => { say('interrupted'); process.exit(130); });

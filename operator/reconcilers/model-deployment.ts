@@ -50,6 +50,9 @@ async function sync(ctx: OperatorContext, md: ModelDeploymentResource): Promise<
             containers: [{
               name: 'serve', image, command: ['orrery', 'serve', '--group', md.spec.group, '--version', s.version],
               ports: [{ name: 'http', containerPort: 8080 }],
+              // `orrery serve`: ready only once the signed bundle is loaded and verified; alive while it loads.
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
               env: [...Object.entries(ctx.jobs.stepEnv).map(([k, value]) => ({ name: k, value })), { name: 'ORRERY_MODEL_VERSION', value: s.version }, { name: 'ORRERY_MODEL_GROUP', value: md.spec.group }],
               resources: { ...(Object.keys(limits).length ? { limits } : {}), ...(Object.keys(requests).length ? { requests } : {}) },
             }],
