@@ -196,6 +196,12 @@ describe('lineage UI (real server, real browser)', () => {
     expect(await rows.nth(0).textContent()).toContain('2024-04missing');
     // The asset's runs.
     expect(await page.locator('section[aria-labelledby="sec-recent-runs"] tbody tr').count()).toBeGreaterThanOrEqual(1);
+    // With the panel open the graph stays in view: the page does not grow with the panel's content.
+    const canvas = (await page.locator('svg.graph').boundingBox())!;
+    const selected = (await page.locator('.node[data-key="backtest"]').boundingBox())!;
+    expect(canvas.y + canvas.height).toBeLessThanOrEqual(page.viewportSize()!.height + 1);
+    expect(selected.y).toBeGreaterThanOrEqual(canvas.y);
+    expect(selected.y + selected.height).toBeLessThanOrEqual(canvas.y + canvas.height);
     await shot(page, 'asset-backtest');
     // Escape closes the panel and gives focus back to the node.
     await page.locator('#asset-title').press('Escape');
