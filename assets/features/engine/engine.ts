@@ -22,9 +22,13 @@
  *
  * Implementation: one fused hot path. Each rolling statistic is the same algorithm as its building
  * block in rolling.ts (RollingPairStats, RollingStats, RollingSum, RollingTrend, Ema, WilderAverage:
- * same shifts, same exact re-summation every `window` pushes, same floating-point operations in the
- * same order, so the same bits and the same snapshot), but written out inline over the engine's own
- * Float64Array rings and number fields. A bar then costs no allocation and no call per statistic:
+ * same shifts, same exact re-summation every `window` pushes, same running sums in the same order,
+ * so the same snapshot layout), but written out inline over the engine's own Float64Array rings and
+ * number fields, and with one difference in arithmetic: where the blocks divide by a window length
+ * (means, variances, slopes, the Wilder step), the engine multiplies by its reciprocal, computed
+ * once — a bar had dozens of divisions, each several multiplications' time. Results differ from the
+ * blocks' only in the last bits (the reference test holds them to 1e−9 of a from-scratch batch
+ * computation). A bar then costs no allocation and no call per statistic:
  * V8 inlines only so much, and a double that crosses a call it does not inline is boxed on the heap
  * (hence also the typed-array arguments of the median calls and of the rare re-summations). The
  * three ATR medians are RollingMedian objects (median.ts: their slow paths are real code); the MAD
@@ -204,9 +208,9 @@ function trendSums(buf: Float64Array, n: number, head: number, newest: number, o
   out[1] = sj;
 }
 
-/** OLS slope of a trend window against its positions (RollingTrend.slope). */
-function trendSlope(n: number, sum: number, sumJ: number): number {
-  return (sumJ - 0.5 * (n - 1) * sum) / ((n * (n * n - 1)) / 12);
+/** 12 / (n·(n² − 1)): the reciprocal of n·Σ(j − mean j)², the denominator of a trend slope over n positions. */
+function trendScale(n: number): number {
+  return 12 / (n * (n * n - 1));
 }
 
 // ---- snapshot helpers ----------------------------------------------------------------------------
@@ -264,6 +268,17 @@ export class FeatureEngine {
   private readonly corrStabWindow: number;
   private readonly slopeWindow: number;
   private readonly rsiPeriod: number;
+  // Reciprocals of the windows: a division costs several multiplications' time, and a bar has dozens.
+  private readonly invBetaWindow: number;
+  private readonly invBetaStab: number;
+  private readonly invZ: number;
+  private readonly invAtr: number;
+  private readonly invHl: number;
+  private readonly invRho: number;
+  private readonly invCorrStab: number;
+  private readonly invRsi: number;
+  private readonly slopeMid: number; // trend slope over slopeWindow = (Σj·d − slopeMid·Σd) · slopeScale
+  private readonly slopeScale: number;
   private readonly betaAlpha: number; // EMA weights and their complements (Ema: alpha·x + (1 − alpha)·prev)
   private readonly betaKeep: number;
   private readonly zAlpha: number;
@@ -345,6 +360,16 @@ export class FeatureEngine {
     this.corrStabWindow = c.corrStabilityWindow;
     this.slopeWindow = c.slopeWindow;
     this.rsiPeriod = c.rsiPeriod;
+    this.invBetaWindow = 1 / c.betaWindow;
+    this.invBetaStab = 1 / c.betaStabilityWindow;
+    this.invZ = 1 / c.zWindow;
+    this.invAtr = 1 / c.atrPeriod;
+    this.invHl = 1 / c.halfLifeWindow;
+    this.invRho = 1 / c.rhoWindow;
+    this.invCorrStab = 1 / c.corrStabilityWindow;
+    this.invRsi = 1 / c.rsiPeriod;
+    this.slopeMid = 0.5 * (c.slopeWindow - 1);
+    this.slopeScale = trendScale(c.slopeWindow);
     this.betaAlpha = alphaFromHalfLife(c.betaHalfLife);
     this.betaKeep = 1 - this.betaAlpha;
     this.zAlpha = alphaFromHalfLife(c.zEmaHalfLife);
@@ -466,7 +491,7 @@ export class FeatureEngine {
         this.rhoShift = rho; this.rhoSum = sum = this.sums[0]; this.rhoSumSq = sumSq = this.sums[1]; this.rhoSince = 0;
       }
       if (this.rhoN === cw) {
-        const v = (sumSq - sum * (sum / cw)) / cw;
+        const ic = this.invCorrStab, v = (sumSq - sum * (sum * ic)) * ic;
         o[CORR_STABILITY] = v > 0 ? v : 0;
       }
     }
@@ -480,8 +505,9 @@ export class FeatureEngine {
       if (++atrA[W_COUNT] === p) atrA[W_VALUE] = atrA[W_SEED] / p;
       if (++atrB[W_COUNT] === p) atrB[W_VALUE] = atrB[W_SEED] / p;
     } else {
-      atrA[W_VALUE] = ((p - 1) * atrA[W_VALUE] + trA) / p;
-      atrB[W_VALUE] = ((p - 1) * atrB[W_VALUE] + trB) / p;
+      const ip = this.invAtr;
+      atrA[W_VALUE] = ((p - 1) * atrA[W_VALUE] + trA) * ip;
+      atrB[W_VALUE] = ((p - 1) * atrB[W_VALUE] + trB) * ip;
     }
     if (atrA[W_COUNT] >= p) {
       const a = (o[ATR_A] = atrA[W_VALUE]), b = (o[ATR_B] = atrB[W_VALUE]);
@@ -499,10 +525,10 @@ export class FeatureEngine {
 
   /** Pearson correlation of the full return window, clamped to [−1, 1]; 0 when either side is flat. */
   private rho(): number {
-    const n = this.rhoWindow, sx = this.retSx, sy = this.retSy, mx = sx / n, my = sy / n;
-    const vx = (this.retSxx - sx * mx) / n, vy = (this.retSyy - sy * my) / n;
+    const inv = this.invRho, sx = this.retSx, sy = this.retSy, mx = sx * inv, my = sy * inv;
+    const vx = (this.retSxx - sx * mx) * inv, vy = (this.retSyy - sy * my) * inv;
     if (isFlat(vx, this.retCx + mx) || isFlat(vy, this.retCy + my)) return 0;
-    const r = (this.retSxy - sx * my) / n / Math.sqrt(vx * vy);
+    const r = ((this.retSxy - sx * my) * inv) / Math.sqrt(vx * vy);
     return r > 1 ? 1 : r < -1 ? -1 : r;
   }
 
@@ -545,8 +571,9 @@ export class FeatureEngine {
     if (++this.fitSince === w) this.resumFit(fh);
     if (this.fitN !== w) return false;
 
-    const mx = this.fitCx + this.fitSx / w, my = this.fitCy + this.fitSy / w;
-    let varX = (this.fitSxx - this.fitSx * (this.fitSx / w)) / w;
+    const iw = this.invBetaWindow, dmx = this.fitSx * iw, dmy = this.fitSy * iw;
+    const mx = this.fitCx + dmx, my = this.fitCy + dmy;
+    let varX = (this.fitSxx - this.fitSx * dmx) * iw;
     if (!(varX > 0)) varX = 0;
     if (isFlat(varX, mx)) {
       // P_B constant over the window: any β fits; keep the last one (0 before any).
@@ -563,7 +590,7 @@ export class FeatureEngine {
       this.rawAlpha = this.huber.alpha;
       this.rawBeta = this.huber.beta;
     } else {
-      const b = (this.fitSxy - this.fitSx * (this.fitSy / w)) / w / varX;
+      const b = ((this.fitSxy - this.fitSx * dmy) * iw) / varX;
       this.rawBeta = b;
       this.rawAlpha = my - b * mx;
     }
@@ -625,8 +652,8 @@ export class FeatureEngine {
         this.bsShift = beta; this.bsSum = sum = this.sums[0]; this.bsSumSq = sumSq = this.sums[1]; this.bsSince = 0;
       }
       if (this.bsN === bw) {
-        const v = (sumSq - sum * (sum / bw)) / bw;
-        o[BETA_STABILITY] = Math.sqrt(v > 0 ? v : 0) / (Math.abs(this.bsShift + sum / bw) + this.betaStabEps);
+        const ib = this.invBetaStab, dm = sum * ib, v = (sumSq - sum * dm) * ib;
+        o[BETA_STABILITY] = Math.sqrt(v > 0 ? v : 0) / (Math.abs(this.bsShift + dm) + this.betaStabEps);
       }
     }
 
@@ -682,8 +709,8 @@ export class FeatureEngine {
     }
     if (this.ssN !== zw) return;
 
-    const mu = this.ssShift + sum / zw;
-    let variance = (sumSq - sum * (sum / zw)) / zw;
+    const iz = this.invZ, dmu = sum * iz, mu = this.ssShift + dmu;
+    let variance = (sumSq - sum * dmu) * iz;
     if (!(variance > 0)) variance = 0;
     // S is a difference of prices, so its rounding noise scales with P_A, not with S itself.
     const flat = isFlat(variance, Math.max(Math.abs(mu), pA));
@@ -696,7 +723,7 @@ export class FeatureEngine {
       z = Math.min(clip, Math.max(-clip, (spread - mu) / sigma));
     }
     o[Z] = z;
-    if (this.stN === tw) o[SLOPE_SPREAD] = flat ? 0 : trendSlope(tw, this.stSum, this.stSumJ) / sigma;
+    if (this.stN === tw) o[SLOPE_SPREAD] = flat ? 0 : ((this.stSumJ - this.slopeMid * this.stSum) * this.slopeScale) / sigma;
     o[Z_EMA] = this.zEmaValue = this.zEmaSeeded ? this.zAlpha * z + this.zKeep * this.zEmaValue : z;
     this.zEmaSeeded = true;
     if (this.hasPrevZ) {
@@ -725,7 +752,7 @@ export class FeatureEngine {
       trendSums(buf, this.ztN, this.ztHead, th, this.sums);
       this.ztShift = z; this.ztSum = this.sums[0]; this.ztSumJ = this.sums[1]; this.ztSince = 0;
     }
-    if (this.ztN === tw) o[SLOPE_Z] = trendSlope(tw, this.ztSum, this.ztSumJ);
+    if (this.ztN === tw) o[SLOPE_Z] = (this.ztSumJ - this.slopeMid * this.ztSum) * this.slopeScale;
   }
 
   /** Features of the spread's one-bar change dS = S_t − S_{t−1} (S_t is already in the output buffer). */
@@ -739,7 +766,7 @@ export class FeatureEngine {
     if (atr[W_COUNT] < p) {
       atr[W_SEED] += absDS;
       if (++atr[W_COUNT] === p) atr[W_VALUE] = atr[W_SEED] / p;
-    } else atr[W_VALUE] = ((p - 1) * atr[W_VALUE] + absDS) / p;
+    } else atr[W_VALUE] = ((p - 1) * atr[W_VALUE] + absDS) * this.invAtr;
     if (atr[W_COUNT] >= p) {
       const value = (o[ATR_SPREAD] = atr[W_VALUE]);
       const med = this.atrSpreadMedian, m = this.medians;
@@ -759,12 +786,14 @@ export class FeatureEngine {
       if (++gain[W_COUNT] === q) gain[W_VALUE] = gain[W_SEED] / q;
       if (++loss[W_COUNT] === q) loss[W_VALUE] = loss[W_SEED] / q;
     } else {
-      gain[W_VALUE] = ((q - 1) * gain[W_VALUE] + up) / q;
-      loss[W_VALUE] = ((q - 1) * loss[W_VALUE] + down) / q;
+      const iq = this.invRsi;
+      gain[W_VALUE] = ((q - 1) * gain[W_VALUE] + up) * iq;
+      loss[W_VALUE] = ((q - 1) * loss[W_VALUE] + down) * iq;
     }
     if (gain[W_COUNT] >= q) {
       const g = gain[W_VALUE], l = loss[W_VALUE];
-      o[RSI] = l > 0 ? 100 - 100 / (1 + g / l) : g > 0 ? 100 : 50;
+      // 100 − 100/(1 + g/l) with one division: 100·g/(g + l) (g ≤ g + l, so never above 100).
+      o[RSI] = l > 0 ? 100 * (g / (g + l)) : g > 0 ? 100 : 50;
     }
 
     // Half-life: OLS of ΔS_t on S_{t−1} over halfLifeWindow (RollingPairStats).
@@ -785,9 +814,10 @@ export class FeatureEngine {
     if (this.hlN === w) {
       // ΔS = a + b·S_{t−1}: κ = −b is the mean-reversion speed.
       sx = this.hlSx;
-      let varX = (this.hlSxx - sx * (sx / w)) / w;
+      const ih = this.invHl, dmx = sx * ih;
+      let varX = (this.hlSxx - sx * dmx) * ih;
       if (!(varX > 0)) varX = 0;
-      const kappa = isFlat(varX, this.hlCx + sx / w) ? 0 : -((this.hlSxy - sx * (this.hlSy / w)) / w / varX);
+      const kappa = isFlat(varX, this.hlCx + dmx) ? 0 : -(((this.hlSxy - sx * (this.hlSy * ih)) * ih) / varX);
       o[HALF_LIFE] = kappa === 0 ? this.hlMax : Math.min(this.hlMax, Math.max(this.hlMin, Math.LN2 / Math.abs(kappa)));
     }
   }
