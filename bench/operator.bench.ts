@@ -4,6 +4,9 @@
  * at the same concurrency — both measured side by side in this run, on the same double (in its
  * own process, like an API server). Then apply→Job latency: Materializations applied one at a
  * time, from the create call to the Job appearing in a watch. Goal: ratio ≥ 0.5, p95 < 200 ms.
+ * Like with like: the baseline's creates and the operator's requests both go through the same
+ * `KubeClient` methods (its raw keep-alive JSON path over node:http), at the same concurrency.
+ * ORRERY_BENCH_OPERATOR_N sets N; ORRERY_BENCH_DOUBLE_STATS=1 prints the double's request counts.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -31,8 +34,10 @@ const LATENCY_SAMPLES = 200;
 const REPO = resolve(import.meta.dirname, '..');
 
 async function startDouble(): Promise<{ kubeconfig: string; stop(): void }> {
-  const code = `const { startApiDouble } = await import(${JSON.stringify(join(REPO, 'test/k8s/api-double.ts'))}); const d = await startApiDouble({ historySize: 100000 }); process.stdout.write(d.kubeconfigPath + '\\n'); process.on('SIGTERM', () => d.close().then(() => process.exit(0)));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  const code = `const { startApiDouble } = await import(${JSON.stringify(join(REPO, 'test/k8s/api-double.ts'))}); const d = await startApiDouble({ historySize: 100000 }); process.stdout.write(d.kubeconfigPath + '\\n'); process.on('SIGTERM', () => { if (process.env.ORRERY_BENCH_DOUBLE_STATS) process.stderr.write('double requests: ' + JSON.stringify(d.requests.all()) + '\\n'); d.close().then(() => process.exit(0)); });`;
+  // ORRERY_BENCH_CPU_PROF=DIR profiles the double's process too (node --cpu-prof).
+  const prof = process.env.ORRERY_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORRERY_BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((res, rej) => {
     createInterface({ input: child.stdout! }).once('line', res);
     child.once('exit', (c) => rej(new Error(`API double exited (${c})`)));
@@ -92,10 +97,11 @@ export async function run(): Promise<BenchResult> {
     const operator = new Operator({ client, namespace: 'default', runtime, eventLog, resources, logger, jobs, concurrency: CONCURRENCY, leaderElection: false });
     const t1 = performance.now();
     await operator.start();
+    const syncedS = (performance.now() - t1) / 1000;
     while (operator.informers.jobs.list().length < N) await new Promise((r) => setTimeout(r, 20));
     const operatorS = (performance.now() - t1) / 1000;
     const value = N / operatorS;
-    process.stderr.write(`operator: ${N} Materializations → Jobs in ${operatorS.toFixed(1)} s (${value.toFixed(0)}/s)\n`);
+    process.stderr.write(`operator: ${N} Materializations → Jobs in ${operatorS.toFixed(1)} s (${value.toFixed(0)}/s; caches synced after ${syncedS.toFixed(2)} s)\n`);
     await operator.idle();
 
     // Latency: one Materialization at a time, create call → its Job in a watch.

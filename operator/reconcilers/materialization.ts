@@ -37,9 +37,9 @@ async function sync(ctx: OperatorContext, m: MaterializationResource): Promise<v
   }
   const status: MaterializationStatus = structuredClone(m.status ?? {});
   if (TERMINAL.has(status.phase ?? '') && status.observedGeneration === m.metadata.generation) return;
-  m = await ensureFinalizer(ctx, RESOURCES.materialization, m);
 
   if (!ctx.runtime.graph.has(m.spec.asset)) {
+    m = await ensureFinalizer(ctx, RESOURCES.materialization, m);
     return void (await fail(ctx, m, status, 'UnknownAsset', `Asset "${m.spec.asset}" is not in the code location; fix spec.asset.`));
   }
 
@@ -63,9 +63,14 @@ async function sync(ctx: OperatorContext, m: MaterializationResource): Promise<v
       if (!isConflict(e)) throw e; // AlreadyExists: created by an earlier attempt of this reconcile
       job = await ctx.client.get<Job>(RESOURCES.job, ns, name);
     }
-    // Status (Pending, jobName) follows from the Job's first watch event, like every later change.
+    // Status (Pending, jobName) follows from the Job's first watch event, like every later change;
+    // so does our finalizer (below). Until then the Job's controller ownerReference is what ties
+    // it to the Materialization: deleted in between, the Materialization takes its Job with it
+    // through the garbage collector. That keeps a new Materialization's path to its Job to one
+    // write (a Backfill's steps are born with the finalizer anyway).
     return;
   }
+  m = await ensureFinalizer(ctx, RESOURCES.materialization, m);
 
   const js = job.status ?? {};
   const complete = js.conditions?.find((c) => c.type === 'Complete' && c.status === 'True');

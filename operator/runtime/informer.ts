@@ -154,7 +154,7 @@ export class Informer<T extends KubeObject> {
     this.lastSeen = Date.now();
     const current = () => generation === this.watchGeneration && !this.stopped;
     try {
-      this.abort = await this.client.watcher.watch(
+      this.abort = await this.client.watch(
         this.client.collectionPath(this.type, this.o.namespace),
         { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.o.labelSelector },
         (phase, obj: T & { code?: number }) => {

@@ -309,9 +309,26 @@ function call(n: Extract<Node, { k: 'call' }>, env: Env): unknown {
   throw new CelUnsupported(`unsupported function ${n.fn}`);
 }
 
+/** Rules parse once (a CRD's rules run on every write); a rule that does not parse throws each time, as before. */
+const parsedRules = new Map<string, { ast: Node } | { error: unknown }>();
+function parsed(rule: string): Node {
+  let p = parsedRules.get(rule);
+  if (!p) {
+    try {
+      p = { ast: parse(rule) };
+    } catch (error) {
+      p = { error };
+    }
+    if (parsedRules.size > 10_000) parsedRules.clear();
+    parsedRules.set(rule, p);
+  }
+  if ('error' in p) throw p.error;
+  return p.ast;
+}
+
 /** true/false for a rule's outcome; CelUnsupported when the rule is outside the subset. */
 export function evalRule(rule: string, self: unknown, oldSelf?: unknown): boolean {
-  const ast = parse(rule);
+  const ast = parsed(rule);
   const env: Env = { self };
   if (oldSelf !== undefined) env.oldSelf = oldSelf;
   try {

@@ -93,6 +93,11 @@ export class Registry {
     return rt && rt.versions.includes(version) ? rt : undefined;
   }
 
+  /** By `group/plural` (the store's key). */
+  byKey(key: string): ResourceType | undefined {
+    return this.types.get(key);
+  }
+
   byKind(group: string, kind: string): ResourceType | undefined {
     return this.all().find((rt) => rt.group === group && rt.kind === kind);
   }

@@ -7,7 +7,7 @@ import { applyPatch, deepEqual, jsonPatch, mergePatch, strategicMergePatch } fro
 import { Registry } from './registry.ts';
 import { applyDefaults, prune, validate, validateName } from './schema.ts';
 import { selectorMatcher } from './selectors.ts';
-import { Store } from './store.ts';
+import { Store, type WriteNote } from './store.ts';
 import {
   alreadyExists,
   ApiError,
@@ -43,11 +43,16 @@ const randomSuffix = (): string => Array.from({ length: 5 }, () => GEN_ALPHABET[
 export class Rest {
   private clusterIp = 10;
   private gcScheduled = false;
+  /** Objects (uids) whose owners may all be gone now: the collector looks at these, not at everything. */
+  private readonly gcDependents = new Set<string>();
+  /** Owners (uids) in foreground deletion whose dependents may all be gone now. */
+  private readonly gcOwners = new Set<string>();
 
   constructor(
     readonly store: Store,
     readonly registry: Registry,
   ) {
+    store.onWrite = (note) => this.noteWrite(note);
     for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       this.create({ rt: this.coreType('namespaces'), version: 'v1' }, { metadata: { name: ns } }, { query: new URLSearchParams(), warnings: [] });
     }
@@ -61,9 +66,13 @@ export class Rest {
     return resourceKey(rt.group, rt.plural);
   }
 
-  /** The object as served at `version` (apiVersion/kind filled in; conversion is `None`). */
+  /**
+   * The object as served at `version` (apiVersion/kind filled in; conversion is `None`). A
+   * shallow view: it shares nested values with the stored object, so it is for serializing
+   * (responses, watch events, tables), never for changing — clone it first for that.
+   */
   output(rt: ResourceType, version: string, obj: KObject): KObject {
-    const { apiVersion: _a, kind: _k, ...o } = clone(obj);
+    const { apiVersion: _a, kind: _k, ...o } = obj;
     return { apiVersion: rt.group ? `${rt.group}/${version}` : version, kind: rt.kind, ...o };
   }
 
@@ -96,8 +105,9 @@ export class Rest {
   }
 
   list(t: Target, ctx: Ctx): { items: KObject[]; metadata: KObject } {
-    const match = selectorMatcher(ctx.query.get('labelSelector'), ctx.query.get('fieldSelector'));
-    let items = this.store.listKey(this.key(t.rt), t.rt.namespaced ? t.namespace : undefined).filter(match);
+    const labelSelector = ctx.query.get('labelSelector');
+    const fieldSelector = ctx.query.get('fieldSelector');
+    const match = selectorMatcher(labelSelector, fieldSelector);
     const metadata: KObject = { resourceVersion: String(this.store.resourceVersion()) };
     const limit = Number(ctx.query.get('limit') ?? 0);
     const cont = ctx.query.get('continue');
@@ -109,10 +119,21 @@ export class Rest {
         throw badRequest('invalid continue token');
       }
     }
-    items = items.slice(start);
-    if (limit > 0 && items.length > limit) {
+    const ns = t.rt.namespaced ? t.namespace : undefined;
+    let items: KObject[];
+    let total: number; // matching objects from `start` on
+    if (!labelSelector && !fieldSelector && Number.isInteger(start) && start >= 0) {
+      // No selector: a page is a slice of the ordered keys, the rest is never built.
+      const page = this.store.pageKey(this.key(t.rt), ns, start, limit > 0 ? start + limit : Infinity);
+      items = page.items;
+      total = Math.max(0, page.total - start);
+    } else {
+      items = this.store.listKey(this.key(t.rt), ns).filter(match).slice(start);
+      total = items.length;
+    }
+    if (limit > 0 && total > limit) {
       metadata.continue = Buffer.from(JSON.stringify({ offset: start + limit })).toString('base64url');
-      metadata.remainingItemCount = items.length - limit;
+      metadata.remainingItemCount = total - limit;
       items = items.slice(0, limit);
     }
     return { items: items.map((o) => this.output(t.rt, t.version, o)), metadata };
@@ -128,7 +149,8 @@ export class Rest {
   create(t: Target, body: KObject, ctx: Ctx): KObject {
     if (t.subresource) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON object');
-    const obj = clone(body);
+    // The body is the caller's to give away (a parsed request, or a patch result built on a copy).
+    const obj = { ...body };
     obj.metadata = { ...(obj.metadata ?? {}) };
     this.checkNamespace(t, obj);
     const key = this.key(t.rt);
@@ -151,9 +173,9 @@ export class Rest {
     if (ctx.query.get('dryRun')) return this.output(t.rt, t.version, obj);
     m.resourceVersion = String(this.store.nextRv());
     this.store.put(key, obj, 'ADDED');
+    // Dependents whose owners are all gone already are collected, as the real GC would (the
+    // store's write note schedules that).
     this.afterWrite(t.rt, obj);
-    // Dependents whose owners are all gone already are collected, as the real GC would.
-    if ((m.ownerReferences ?? []).length) this.scheduleGc();
     return this.output(t.rt, t.version, obj);
   }
 
@@ -205,7 +227,6 @@ export class Rest {
     m.resourceVersion = String(this.store.nextRv());
     this.store.put(this.key(t.rt), next, 'MODIFIED');
     this.afterWrite(t.rt, next);
-    if (m.deletionTimestamp || (m.ownerReferences ?? []).length) this.scheduleGc();
     return this.output(t.rt, t.version, next);
   }
 
@@ -232,7 +253,7 @@ export class Rest {
       }
     }
     if (!existing) throw notFound(t.rt, t.name!);
-    const base = this.output(t.rt, t.version, existing);
+    const base = clone(this.output(t.rt, t.version, existing));
     let patched: unknown;
     switch (type) {
       case 'application/merge-patch+json':
@@ -274,7 +295,7 @@ export class Rest {
     if (ctx.query.get('dryRun')) return { object: this.output(t.rt, t.version, obj), gone: true };
     if (policy === 'Orphan') this.orphanDependents(obj.metadata.uid);
     const finalizers: string[] = [...(obj.metadata.finalizers ?? [])];
-    if (policy === 'Foreground' && this.dependentsOf(obj.metadata.uid).length > 0 && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
+    if (policy === 'Foreground' && this.store.hasDependents(obj.metadata.uid) && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
     if (finalizers.length === 0) return { object: this.output(t.rt, t.version, this.removeNow(t.rt, obj)), gone: true };
     if (obj.metadata.deletionTimestamp && deepEqual(finalizers, obj.metadata.finalizers)) return { object: this.output(t.rt, t.version, obj), gone: false };
     const next = clone(obj);
@@ -283,7 +304,6 @@ export class Rest {
     next.metadata.finalizers = finalizers;
     next.metadata.resourceVersion = String(this.store.nextRv());
     this.store.put(this.key(t.rt), next, 'MODIFIED');
-    this.scheduleGc();
     return { object: this.output(t.rt, t.version, next), gone: false };
   }
 
@@ -458,16 +478,20 @@ export class Rest {
         for (const o of this.store.listKey(this.key(t), obj.metadata.name)) this.store.remove(this.key(t), o);
       }
     }
-    this.scheduleGc();
     return final;
   }
 
-  private allObjects(): { rt: ResourceType; obj: KObject }[] {
-    return this.registry.all().flatMap((rt) => this.store.listKey(this.key(rt)).map((obj) => ({ rt, obj })));
+  private typeOf(key: string): ResourceType | undefined {
+    return this.registry.byKey(key);
   }
 
   private dependentsOf(uid: string): { rt: ResourceType; obj: KObject }[] {
-    return this.allObjects().filter(({ obj }) => (obj.metadata.ownerReferences ?? []).some((r: KObject) => r.uid === uid));
+    const out: { rt: ResourceType; obj: KObject }[] = [];
+    for (const { key, object } of this.store.dependentsOf(uid)) {
+      const rt = this.typeOf(key);
+      if (rt) out.push({ rt, obj: object });
+    }
+    return out;
   }
 
   private orphanDependents(uid: string): void {
@@ -478,6 +502,43 @@ export class Rest {
       next.metadata.resourceVersion = String(this.store.nextRv());
       this.store.put(this.key(rt), next, 'MODIFIED');
     }
+  }
+
+  /**
+   * Every store write tells the collector what may have changed: an object with owners (are they
+   * still alive?), an owner that went or entered foreground deletion (its dependents), and owners
+   * a removed or re-owned dependent no longer holds back. Work is proportional to those, not to
+   * everything stored.
+   */
+  private noteWrite({ object, previous, removed }: WriteNote): void {
+    const uid: string = object.metadata?.uid;
+    if (!uid) return;
+    let dirty = false;
+    const refs: KObject[] = removed ? [] : (object.metadata.ownerReferences ?? []);
+    if (refs.length) {
+      this.gcDependents.add(uid);
+      dirty = true;
+    }
+    // Owners this object no longer depends on may be waiting on it (foreground deletion).
+    const before: KObject[] = removed ? (object.metadata.ownerReferences ?? []) : previous?.metadata?.uid === uid ? (previous.metadata.ownerReferences ?? []) : [];
+    for (const r of before) {
+      if (refs.some((x) => x.uid === r.uid)) continue;
+      this.gcOwners.add(r.uid);
+      dirty = true;
+    }
+    const fgNow = !removed && isForeground(object);
+    if (removed || fgNow !== (previous?.metadata?.uid === uid && isForeground(previous))) {
+      // The owner went, or its liveness for the collector changed: look at its dependents.
+      for (const { object: d } of this.store.dependentsOf(uid)) {
+        this.gcDependents.add(d.metadata.uid);
+        dirty = true;
+      }
+    }
+    if (fgNow) {
+      this.gcOwners.add(uid);
+      dirty = true;
+    }
+    if (dirty) this.scheduleGc();
   }
 
   /** The garbage collector runs asynchronously, like the real one. */
@@ -492,7 +553,14 @@ export class Rest {
 
   private collectGarbage(): void {
     const ctx: Ctx = { query: new URLSearchParams(), warnings: [] };
-    for (const { rt, obj } of this.allObjects()) {
+    const candidates = [...this.gcDependents];
+    this.gcDependents.clear();
+    for (const uid of candidates) {
+      const found = this.store.findUid(uid);
+      if (!found) continue;
+      const rt = this.typeOf(found.key);
+      const obj = found.object;
+      if (!rt) continue;
       const refs: KObject[] = obj.metadata.ownerReferences ?? [];
       if (refs.length === 0 || obj.metadata.deletionTimestamp) continue;
       const ownerAlive = refs.some((r) => this.store.existsUid(r.uid) && !this.inForegroundDeletion(r.uid));
@@ -505,9 +573,15 @@ export class Rest {
       }
     }
     // Foreground deletion: the owner goes once its dependents are gone.
-    for (const { rt, obj } of this.allObjects()) {
-      if (!obj.metadata.deletionTimestamp || !(obj.metadata.finalizers ?? []).includes('foregroundDeletion')) continue;
-      if (this.dependentsOf(obj.metadata.uid).length > 0) continue;
+    const owners = [...this.gcOwners];
+    this.gcOwners.clear();
+    for (const uid of owners) {
+      const found = this.store.findUid(uid);
+      if (!found) continue;
+      const rt = this.typeOf(found.key);
+      const obj = found.object;
+      if (!rt || !isForeground(obj)) continue;
+      if (this.store.hasDependents(uid)) continue;
       const next = clone(obj);
       next.metadata.finalizers = next.metadata.finalizers.filter((f: string) => f !== 'foregroundDeletion');
       this.update({ rt, version: rt.versions[0], namespace: obj.metadata.namespace, name: obj.metadata.name }, this.output(rt, rt.versions[0], next), ctx);
@@ -516,6 +590,10 @@ export class Rest {
 
   private inForegroundDeletion(uid: string): boolean {
     const o = this.store.findUid(uid)?.object;
-    return !!o?.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).includes('foregroundDeletion');
+    return !!o && isForeground(o);
   }
+}
+
+function isForeground(o: KObject): boolean {
+  return !!o.metadata?.deletionTimestamp && (o.metadata.finalizers ?? []).includes('foregroundDeletion');
 }
