@@ -45,10 +45,31 @@ function assessmentAssets(graph: AssetGraph, assetKey: string): string[] {
 export class Loaders {
   constructor(private readonly graph: AssetGraph, private readonly log: ApiEventLog, private readonly staleExactMaxRows = STALE_EXACT_MAX_ROWS) {}
 
+  /**
+   * Partition counts by status. An asset small enough for an exact staleness assessment has all
+   * its state rows read for that assessment in the same request (`partitionStats` asks for both):
+   * its counts are tallied from those rows, the same rows a `count(*) … group by status` would
+   * count, without a statement of their own. Larger assets are counted in SQL.
+   */
   readonly counts = new DataLoader<string, Record<PartitionStatus, number>>(async (keys) => {
-    const m = await this.log.countPartitionStatesMany(keys);
-    return keys.map((k) => m.get(k)!);
+    const exact = keys.filter((k) => this.isExact(k));
+    const counted = exact.length === keys.length ? [] : keys.filter((k) => !this.isExact(k));
+    const [rows, m] = await Promise.all([this.lean.loadMany(exact), this.log.countPartitionStatesMany(counted)]);
+    const tallied = new Map<string, Record<PartitionStatus, number>>();
+    exact.forEach((k, i) => {
+      const states = rows[i];
+      if (states instanceof Error) throw states;
+      const n: Record<PartitionStatus, number> = { materialized: 0, failed: 0, quarantined: 0 };
+      for (const st of states.values()) n[st.status]++;
+      tallied.set(k, n);
+    });
+    return keys.map((k) => tallied.get(k) ?? m.get(k)!);
   });
+
+  /** Whether `assetKey` is assessed exactly (its and its inputs' state rows loaded). */
+  private isExact(assetKey: string): boolean {
+    return assessmentRows(this.graph, assetKey) <= this.staleExactMaxRows;
+  }
 
   /** Lean state rows of an asset, by partition key. */
   readonly lean = new DataLoader<string, Map<string, PartitionState>>(async (keys) => {
@@ -80,7 +101,7 @@ export class Loaders {
 
   /** The state index an exact assessment of `assetKey` needs; undefined when the asset is too large. */
   async stateIndex(assetKey: string): Promise<StateIndex | undefined> {
-    if (assessmentRows(this.graph, assetKey) > this.staleExactMaxRows) return undefined;
+    if (!this.isExact(assetKey)) return undefined;
     const keys = assessmentAssets(this.graph, assetKey);
     const maps = await this.lean.loadMany(keys);
     const index = new Map<string, Map<string, PartitionState>>();

@@ -98,6 +98,9 @@ export function createOrreryServer(o: OrreryServerOptions): OrreryServer {
     graphiql: false,
     landingPage: false,
     batching: { limit: limits.batch },
+    // Yoga's own limit pipes every body through a TransformStream (a stream pipeline, an
+    // AbortController and a DOMException per request); frontDoor enforces bodyBytes instead.
+    maxRequestBodySize: false,
     logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => logger.warn({ yoga: a.map(String) }, 'graphql'), error: (...a: unknown[]) => logger.error({ yoga: a.map(String) }, 'graphql') },
     context: () => ({ services, loaders: new Loaders(o.runtime.graph, eventLog, limits.staleExactRows) }),
     maskedErrors: {
@@ -254,6 +257,18 @@ export function createOrreryServer(o: OrreryServerOptions): OrreryServer {
           return end(errorResponse(500, ApiErrorIds.INTERNAL, 'Internal error; the server log has the details.'));
         }
       },
+      onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+        // A body with a valid Content-Length cannot be longer than that (the HTTP parser frames it
+        // by that length), and authenticate refused lengths above bodyBytes. Any other body
+        // (chunked, or built without the header) is counted as it is read.
+        const length = request.headers.get('content-length');
+        if (length !== null && !/^\d+$/.test(length)) {
+          throw new GraphQLError('The Content-Length header is not valid.', { extensions: { code: ApiErrorIds.QUERY_INVALID, http: { status: 400 } } });
+        }
+        if (length !== null || request.body === null || !requestParser) return;
+        const parse = requestParser;
+        setRequestParser((req) => parse(limitedBody(req, fetchAPI)));
+      },
       onResponse({ request, response, serverContext }) {
         if (!serverContext.viewer || !request.url.includes('/graphql')) return;
         response.headers.set('x-request-id', serverContext.requestId);
@@ -262,6 +277,21 @@ export function createOrreryServer(o: OrreryServerOptions): OrreryServer {
         duration.observe({ operation: op }, (performance.now() - serverContext.started) / 1000);
       },
     };
+  }
+
+  /** The request with a body that fails (HTTP 413) once more than bodyBytes have been read. */
+  function limitedBody(request: Request, fetchAPI: { Request: typeof Request; TransformStream: typeof TransformStream }): Request {
+    let read = 0;
+    // Node's own ReadableStream needs Node's TransformStream (yoga's ponyfill cannot pipe it).
+    const Transform = request.body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+    const body = request.body!.pipeThrough(new Transform<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        read += chunk.byteLength;
+        if (read > limits.bodyBytes) controller.error(new GraphQLError(`The request body is larger than ${limits.bodyBytes} bytes.`, { extensions: { code: ApiErrorIds.LIMIT_SIZE, http: { status: 413 } } }));
+        else controller.enqueue(chunk);
+      },
+    }));
+    return new fetchAPI.Request(request.url, { method: request.method, headers: request.headers, signal: request.signal, body, duplex: 'half' } as RequestInit);
   }
 
   let uiPromise: Promise<UiFiles | undefined> | undefined;
