@@ -63,8 +63,11 @@ export function canonicalBarsAsset(policies: Policies, partitions: PipelineParti
       const series = { symbol, timeframe };
       let log = ctx.log.child({ symbol, timeframe, run_id: ctx.runId, ingest_run_id: ctx.runId });
       // The DWH deletes bars older than the canonical retention: refuse to write a month that would vanish at once.
-      const cutoff = DateTime.fromMillis(now, { zone: 'UTC' }).startOf('month').minus({ months: policies.retention.canonical_months });
-      if (window.end.getTime() <= cutoff.toMillis()) {
+      // The first of the month, `canonical_months` before this month's (UTC).
+      const today = new Date(now);
+      const cutoffMs = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - policies.retention.canonical_months, 1);
+      if (window.end.getTime() <= cutoffMs) {
+        const cutoff = DateTime.fromMillis(cutoffMs, { zone: 'UTC' });
         throw new OrreryError('DATA_RETENTION_EXPIRED', `${ctx.partitionKey} is older than the canonical retention (${policies.retention.canonical_months} months, before ${cutoff.toFormat('yyyy-MM')}); raise data_retention canonical_months or move pipeline_policy history_start.`, { cutoff: cutoff.toISODate() });
       }
       // Only closed bars exist: the month in progress is expected up to the last bar that has closed.

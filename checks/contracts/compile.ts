@@ -277,6 +277,9 @@ const CMP: Record<Comparison, { sym: string; ok: (a: number, b: number) => boole
 /** luxon's bounds on epoch ms (`DateTime.fromMillis` is invalid beyond), less room for any fixed offset (≤ 99 h). */
 const SAFE_MS = 8.64e15 - 10 * 86_400_000;
 const DAY_MS = 86_400_000;
+/** Day numbers (days since 1970-01-01) of years 1000 to 9999. */
+const ISO_DAY_MIN = Date.UTC(1000, 0, 1) / DAY_MS;
+const ISO_DAY_MAX = Date.UTC(9999, 11, 31) / DAY_MS;
 
 /** The zone as luxon resolves it when it is a fixed offset (UTC, UTC+3, …), else null: ask luxon per instant. */
 function fixedZone(zone: string): Zone | null {
@@ -475,7 +478,11 @@ export function compileContract(contract: DataContract, options: CompileOptions 
         const day = Math.floor(Math.trunc(ms + fixed.offset(ms) * 60_000) / DAY_MS);
         const days = (pass.days ??= new Map());
         let text = days.get(day);
-        if (text === undefined) days.set(day, (text = DateTime.fromMillis(ms, { zone }).toFormat('yyyy-MM-dd')));
+        if (text === undefined) {
+          // Years 1000–9999: the ISO date of the local day is the text luxon writes.
+          text = day >= ISO_DAY_MIN && day <= ISO_DAY_MAX ? new Date(day * DAY_MS).toISOString().slice(0, 10) : DateTime.fromMillis(ms, { zone }).toFormat('yyyy-MM-dd');
+          days.set(day, text);
+        }
         return text;
       };
       const check = (d: DateValue | undefined, value: unknown, row: ContractRow, pass: Pass): Violation | null => {

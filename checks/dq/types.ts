@@ -71,10 +71,41 @@ export const DqThresholdsSchema = z.strictObject({
   outlier_rate_max: z.number().min(0).max(1),
 });
 
+/** The last thresholds object that passed the schema, its own keys and values then, and the result. */
+let lastValid: { raw: unknown; values: [string, unknown][]; data: DqThresholds } | undefined;
+
+/** A plain object's own keys and values when every key is a data property; undefined otherwise. */
+function plainValues(raw: unknown): [string, unknown][] | undefined {
+  if (raw === null || typeof raw !== 'object' || Object.getPrototypeOf(raw) !== Object.prototype) return undefined;
+  const out: [string, unknown][] = [];
+  for (const key of Reflect.ownKeys(raw)) {
+    const d = Object.getOwnPropertyDescriptor(raw, key);
+    if (typeof key !== 'string' || !d || !('value' in d) || !d.enumerable) return undefined;
+    out.push([key, d.value]);
+  }
+  return out;
+}
+
+function sameValues(raw: Record<string, unknown>, values: [string, unknown][]): boolean {
+  if (Object.getPrototypeOf(raw) !== Object.prototype) return false;
+  const now = plainValues(raw);
+  if (!now || now.length !== values.length) return false;
+  for (let i = 0; i < values.length; i++) if (now[i][0] !== values[i][0] || !Object.is(now[i][1], values[i][1])) return false;
+  return true;
+}
+
 /** Validates a thresholds object (strict: unknown or missing keys are errors, `CORE_CONFIG_*`). */
 export function parseDqThresholds(raw: unknown): DqThresholds {
+  // Every partition passes the same thresholds object: one that was valid before and still holds
+  // the same plain values gives the same result without running the schema again.
+  const last = lastValid;
+  if (last !== undefined && raw === last.raw && sameValues(raw as Record<string, unknown>, last.values)) return { ...last.data };
   const r = DqThresholdsSchema.safeParse(raw);
-  if (r.success) return r.data;
+  if (r.success) {
+    const values = plainValues(raw);
+    lastValid = values ? { raw, values, data: { ...r.data } } : undefined;
+    return r.data;
+  }
   throw new ConfigError(issuesToProblems(r.error, raw, '(dq thresholds)'));
 }
 

@@ -1,5 +1,5 @@
 import holidayJp from '@holiday-jp/holiday_jp';
-import { DateTime } from 'luxon';
+import { DateTime, Info } from 'luxon';
 import { ErrorIds, OrreryError } from '../errors.ts';
 
 /** Decides which time windows exist: a window exists when the market is open at some moment in it. */
@@ -65,6 +65,9 @@ function minutesOf(hhmm: string): number {
 
 /** `minutes` after the local midnight of `day` on the wall clock (not elapsed time, which differs on DST days). */
 const DAY_MS = 86_400_000;
+/** UTC days strictly inside years 1000–9999 (with a week to spare for any offset): ISO date text is `YYYY-MM-DD` there, as luxon writes it. */
+const FAST_FROM = Date.UTC(1000, 0, 8);
+const FAST_TO = Date.UTC(9999, 11, 24);
 
 function atLocal(day: DateTime, minutes: number): DateTime {
   const m = minutes % (24 * 60);
@@ -80,6 +83,8 @@ export class SessionCalendar implements Calendar {
   private readonly sessions: Array<{ start: number; end: number }>;
   private readonly holidayCache = new Map<number, ReadonlySet<string>>();
   private readonly dayCache = new Map<number, ReadonlyArray<readonly [number, number]>>();
+  /** The zone's offset in minutes when it is a fixed offset (UTC, UTC+3, …): days are then plain arithmetic. */
+  private readonly fixedOffset: number | null;
 
   constructor(private readonly options: { sessions: readonly Session[]; timezone?: string; holidaysCalendar?: string; extraHolidays?: readonly string[] }) {
     if (options.sessions.length === 0) throw new OrreryError(ErrorIds.CONFIG_INVALID, 'trading_hours.sessions needs at least one session.', {});
@@ -89,6 +94,8 @@ export class SessionCalendar implements Calendar {
       if (end <= start) end += 24 * 60; // a session that crosses midnight
       return { start, end };
     });
+    const zone = Info.normalizeZone(options.timezone ?? 'UTC');
+    this.fixedOffset = zone.isUniversal && zone.isValid ? zone.offset(0) : null;
     this.name = `sessions(${options.sessions.map((s) => `${s.start}-${s.end}`).join(',')} ${options.timezone ?? 'UTC'} ${options.holidaysCalendar ?? 'NONE'})`;
   }
 
@@ -123,6 +130,26 @@ export class SessionCalendar implements Calendar {
     const to = from + DAY_MS;
     const zone = this.options.timezone ?? 'UTC';
     const list: Array<readonly [number, number]> = [];
+    const fixed = this.fixedOffset;
+    if (fixed !== null && from > FAST_FROM && to < FAST_TO) {
+      // A fixed offset: a local day is DAY_MS long and a session time is minutes after its midnight
+      // (what luxon computes below, without it).
+      const shift = fixed * 60_000;
+      for (let local = Math.floor((from + shift) / DAY_MS) - 1; local * DAY_MS - shift < to; local++) {
+        const date = new Date(local * DAY_MS);
+        const weekday = date.getUTCDay(); // 0 = Sunday, 6 = Saturday
+        if (weekday === 0 || weekday === 6 || this.holidays(date.getUTCFullYear()).has(date.toISOString().slice(0, 10))) continue;
+        const midnight = local * DAY_MS - shift;
+        for (const s of this.sessions) {
+          const open = midnight + s.start * 60_000;
+          const close = midnight + s.end * 60_000;
+          if (open < to && close > from) list.push([open, close]);
+        }
+      }
+      if (this.dayCache.size >= 100_000) this.dayCache.clear();
+      this.dayCache.set(utcDay, list);
+      return list;
+    }
     // A session that started the local day before may still be running.
     for (let day = DateTime.fromMillis(from, { zone }).startOf('day').minus({ days: 1 }); day.toMillis() < to; day = day.plus({ days: 1 })) {
       if (!this.isTradingDay(day)) continue;
