@@ -5,14 +5,9 @@
  * what is in flight and releases the lease.
  */
 import { hostname } from 'node:os';
-import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { KubeClient } from '../adapters/kubernetes/client.ts';
-import type { Resources } from '../core/definitions/resources.ts';
 import { describeError } from '../core/errors.ts';
-import type { EventLog } from '../core/event-log/port.ts';
-import type { Runtime } from '../core/runtime.ts';
-import type { Informers, JobSettings, OperatorContext, ReconcileKind } from './context.ts';
+import type { Informers, OperatorContext, ReconcileKind } from './context.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { reconcileAsset } from './reconcilers/asset.ts';
 import { reconcileBackfill } from './reconcilers/backfill.ts';
@@ -24,14 +19,8 @@ import { Informer } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { WorkQueue, type HandlerResult } from './runtime/workqueue.ts';
 
-export interface OperatorOptions {
-  client: KubeClient;
-  namespace: string;
-  runtime: Runtime;
-  eventLog: EventLog;
-  resources: Resources;
-  logger: Logger;
-  jobs: JobSettings;
+/** What the reconcilers share comes from the caller; the rest the operator builds itself. */
+export interface OperatorOptions extends Pick<OperatorContext, 'client' | 'namespace' | 'runtime' | 'eventLog' | 'resources' | 'logger' | 'jobs'> {
   /** Reconciles at once (workers). */
   concurrency?: number;
   identity?: string;
