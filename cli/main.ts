@@ -52,7 +52,7 @@ function readRunConfig(file: string | undefined): JsonObject {
   return doc as JsonObject;
 }
 
-async function runWithProgress(i: Instance, label: string, go: (hooks: { onPlan: (p: { steps: unknown[] }) => void; onProgress: (p: Parameters<RunProgress['update']>[0]) => void }) => Promise<RunOutcome>): Promise<RunOutcome> {
+async function runWithProgress(label: string, go: (hooks: { onPlan: (p: { steps: unknown[] }) => void; onProgress: (p: Parameters<RunProgress['update']>[0]) => void }) => Promise<RunOutcome>): Promise<RunOutcome> {
   const bar = new RunProgress(label);
   try {
     return await go({ onPlan: (p) => bar.start(p.steps.length), onProgress: (p) => bar.update(p) });
@@ -83,12 +83,12 @@ program
   .option('--json', 'print one JSON document on stdout')
   .action(async (o) => (await submitToCluster('materialize', o, () => partitionSpec(o), () => readRunConfig(o.config))) ? undefined : withInstance(async (i) => {
     if (o.resume !== undefined) {
-      const outcome = await runWithProgress(i, 'resume', (h) => i.runtime.resume(o.resume === true ? undefined : o.resume, { ...h, concurrency: o.concurrency }));
+      const outcome = await runWithProgress('resume', (h) => i.runtime.resume(o.resume === true ? undefined : o.resume, { ...h, concurrency: o.concurrency }));
       return report(outcome, !!o.json);
     }
     if (!o.select) throw new OrreryError(ErrorIds.CLI_USAGE, 'materialize needs --select (e.g. --select "*").', {});
     const request: RunRequest = { selection: o.select, partitions: partitionSpec(o), skipUpToDate: !o.force, config: readRunConfig(o.config) };
-    report(await runWithProgress(i, 'materialize', (h) => i.runtime.launch(request, { ...h, concurrency: o.concurrency })), !!o.json);
+    report(await runWithProgress('materialize', (h) => i.runtime.launch(request, { ...h, concurrency: o.concurrency })), !!o.json);
   }));
 
 program
@@ -105,7 +105,7 @@ program
   .action(async (o) => (await submitToCluster('backfill', o, () => partitionSpec(o))) ? undefined : withInstance(async (i) => {
     if (o.missing && o.failed) throw new OrreryError(ErrorIds.CLI_USAGE, 'Use --missing or --failed, not both.', {});
     const request: RunRequest = { selection: o.select, partitions: partitionSpec(o), skipUpToDate: true, onlyMissing: !!o.missing, onlyFailed: !!o.failed };
-    report(await runWithProgress(i, 'backfill', (h) => i.runtime.launch(request, { ...h, kind: 'backfill', concurrency: o.concurrency })), !!o.json);
+    report(await runWithProgress('backfill', (h) => i.runtime.launch(request, { ...h, kind: 'backfill', concurrency: o.concurrency })), !!o.json);
   }));
 
 program
@@ -220,7 +220,7 @@ program
     }
     const selection = selectAssets(i.runtime.graph, '*').filter((k) => !skipped.has(k)).join(',');
     say(`Orrery — ${i.policies.universe.pairs.length} pairs, ${tf}, ${i.location.partitions.months.count()} months, state in ${i.home}`);
-    const outcome = await runWithProgress(i, 'materialize', (h) => i.runtime.launch({ selection, partitions: { kind: 'keys', keys: [...keys] }, skipUpToDate: true }, h));
+    const outcome = await runWithProgress('materialize', (h) => i.runtime.launch({ selection, partitions: { kind: 'keys', keys: [...keys] }, skipUpToDate: true }, h));
     report(outcome, false);
     for (const h of await i.runtime.health()) say(`  ${h.assetKey}: ${h.materialized}/${h.total} materialized, ${h.failed} failed, ${h.stale} stale`);
     if (i.runtime.graph.assets.has('labels')) {

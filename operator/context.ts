@@ -102,7 +102,7 @@ export async function writeStatus<T extends KubeObject>(ctx: OperatorContext, ty
  * Runs `sync` on the cached object; on a 409 (our copy was stale) runs it once more on a fresh
  * read from the API server. Missing objects are done.
  */
-export async function withFreshRetry<T extends KubeObject>(ctx: OperatorContext, type: ResourceType, key: string, cached: T | undefined, sync: (obj: T) => Promise<void | { requeueAfterMs: number }>): Promise<void | { requeueAfterMs: number }> {
+export async function withFreshRetry<T extends KubeObject>(ctx: OperatorContext, type: ResourceType, cached: T | undefined, sync: (obj: T) => Promise<void | { requeueAfterMs: number }>): Promise<void | { requeueAfterMs: number }> {
   if (!cached) return;
   try {
     return await sync(cached);

@@ -13,7 +13,7 @@
  */
 import { Agent as HttpAgent, STATUS_CODES, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { ApiException, AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeObject, ResourceType } from '../../operator/resources.ts';
 
 /** A watch with no data (events or bookmarks) for this long is aborted (client-node's Watch does the same). */
@@ -26,9 +26,6 @@ export const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.
 export class KubeClient {
   readonly custom: CustomObjectsApi;
   readonly core: CoreV1Api;
-  readonly batch: BatchV1Api;
-  readonly apps: AppsV1Api;
-  readonly coordination: CoordinationV1Api;
   readonly watcher: Watch;
   /** The server's base URL for the raw path; undefined when client-node's path is used (proxies). */
   private readonly direct?: URL;
@@ -37,9 +34,6 @@ export class KubeClient {
   constructor(readonly config: KubeConfig) {
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.core = config.makeApiClient(CoreV1Api);
-    this.batch = config.makeApiClient(BatchV1Api);
-    this.apps = config.makeApiClient(AppsV1Api);
-    this.coordination = config.makeApiClient(CoordinationV1Api);
     this.watcher = new Watch(config);
     const cluster = config.getCurrentCluster();
     if (cluster?.server && !cluster.proxyUrl) {

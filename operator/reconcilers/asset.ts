@@ -10,7 +10,7 @@ import { RESOURCES, setCondition, type AssetResource, type AssetStatus } from '.
 export const ASSET_REFRESH_MS = 30_000;
 
 export async function reconcileAsset(ctx: OperatorContext, key: string) {
-  return withFreshRetry(ctx, RESOURCES.asset, key, ctx.informers.assets.get(key), (a) => sync(ctx, a));
+  return withFreshRetry(ctx, RESOURCES.asset, ctx.informers.assets.get(key), (a) => sync(ctx, a));
 }
 
 function validate(ctx: OperatorContext, a: AssetResource): string | undefined {

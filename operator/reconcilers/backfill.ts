@@ -30,7 +30,7 @@ function expected(ctx: OperatorContext, backfillKey: string): Map<string, { asse
 }
 
 export async function reconcileBackfill(ctx: OperatorContext, key: string) {
-  return withFreshRetry(ctx, RESOURCES.backfill, key, ctx.informers.backfills.get(key), (b) => sync(ctx, b));
+  return withFreshRetry(ctx, RESOURCES.backfill, ctx.informers.backfills.get(key), (b) => sync(ctx, b));
 }
 
 function childrenOf(ctx: OperatorContext, b: BackfillResource): MaterializationResource[] {

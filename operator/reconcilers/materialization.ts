@@ -20,7 +20,7 @@ type Job = KubeObject<any, { active?: number; succeeded?: number; failed?: numbe
 const TERMINAL = new Set(['Succeeded', 'Failed']);
 
 export async function reconcileMaterialization(ctx: OperatorContext, key: string) {
-  return withFreshRetry(ctx, RESOURCES.materialization, key, ctx.informers.materializations.get(key), (m) => sync(ctx, m));
+  return withFreshRetry(ctx, RESOURCES.materialization, ctx.informers.materializations.get(key), (m) => sync(ctx, m));
 }
 
 async function sync(ctx: OperatorContext, m: MaterializationResource): Promise<void | { requeueAfterMs: number }> {

@@ -19,7 +19,7 @@ export function servedVersions(md: ModelDeploymentResource): Served[] {
 }
 
 export async function reconcileModelDeployment(ctx: OperatorContext, key: string) {
-  return withFreshRetry(ctx, RESOURCES.modelDeployment, key, ctx.informers.modelDeployments.get(key), (md) => sync(ctx, md));
+  return withFreshRetry(ctx, RESOURCES.modelDeployment, ctx.informers.modelDeployments.get(key), (md) => sync(ctx, md));
 }
 
 async function sync(ctx: OperatorContext, md: ModelDeploymentResource): Promise<void> {

@@ -3,7 +3,7 @@ import { withFreshRetry, writeStatus, type OperatorContext } from '../context.ts
 import { RESOURCES, setCondition, type SensorResource, type SensorStatus } from '../resources.ts';
 
 export async function reconcileSensor(ctx: OperatorContext, key: string) {
-  return withFreshRetry(ctx, RESOURCES.sensor, key, ctx.informers.sensors.get(key), async (s: SensorResource) => {
+  return withFreshRetry(ctx, RESOURCES.sensor, ctx.informers.sensors.get(key), async (s: SensorResource) => {
     if (s.metadata.deletionTimestamp) return;
     const gen = s.metadata.generation;
     const enabled = s.spec.enabled ?? true;

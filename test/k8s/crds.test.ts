@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { loadCodeGraph } from '../../cli/manifests.ts';
 import type { AssetGraph } from '../../core/graph/asset-graph.ts';
 import { selectAssets } from '../../core/graph/selection.ts';
