@@ -5,8 +5,10 @@
 import type { Command } from 'commander';
 import type { Instance } from '../adapters/instance.ts';
 import { ErrorIds, OrreryError } from '../core/errors.ts';
-import { authConfigFromEnv, generateSecret, signToken, type AuthConfig } from '../graphql/auth.ts';
-import { createOrreryServer } from '../graphql/server.ts';
+import type { AuthConfig } from '../graphql/auth.ts';
+
+// The API's modules (yoga, Pothos, the schema) load only for these commands, not for every `orrery` run.
+const api = () => Promise.all([import('../graphql/auth.ts'), import('../graphql/server.ts')]).then(([auth, server]) => ({ ...auth, ...server }));
 
 type WithInstance = <T>(fn: (i: Instance) => Promise<T>) => Promise<T>;
 
@@ -18,6 +20,7 @@ function port(value: string): number {
 
 /** Serves until SIGINT/SIGTERM, then stops launched runs and closes the server (the instance closes after). */
 async function serveUntilSignal(i: Instance, o: { port: number; host: string; auth: AuthConfig; introspection: boolean }, announce: (url: string) => Promise<void>): Promise<void> {
+  const { createOrreryServer } = await api();
   const server = createOrreryServer({ runtime: i.runtime, eventLog: i.eventLog, auth: o.auth, logger: i.logger, introspection: o.introspection, metrics: i.metrics });
   const listening = await server.listen(o.port, o.host);
   await announce(listening.url);
@@ -42,6 +45,7 @@ export function registerGraphqlCommands(program: Command, withInstance: WithInst
     .option('--json', 'print {url, token} as one JSON document on stdout')
     .action(async (o: { port: number; host: string; introspection: boolean; json?: boolean }) => withInstance(async (i) => {
       // A fresh secret per start: tokens of an earlier dev server stop working.
+      const { generateSecret, signToken } = await api();
       const secret = generateSecret();
       const token = await signToken(secret, { subject: 'local-admin', role: 'admin' }, { expiresIn: '7d' });
       await serveUntilSignal(i, { port: o.port, host: o.host, auth: { secret }, introspection: o.introspection }, async (url) => {
@@ -60,6 +64,7 @@ export function registerGraphqlCommands(program: Command, withInstance: WithInst
     .option('--json', 'print {url} as one JSON document on stdout once listening')
     .action(async (o: { port: number; host: string; introspection?: boolean; json?: boolean }) => {
       if (!process.env.DATABASE_URL) throw new OrreryError(ErrorIds.CONFIG_MISSING, 'serve-graphql runs in cluster mode: set DATABASE_URL to the Postgres of the event log (orrery dev serves an embedded one).', {});
+      const { authConfigFromEnv } = await api();
       const auth = authConfigFromEnv();
       if (!auth) throw new OrreryError(ErrorIds.CONFIG_MISSING, 'serve-graphql needs JWT settings: ORRERY_JWT_SECRET (HS256, ≥ 32 characters) or ORRERY_JWT_PUBLIC_KEY (PEM, Ed25519 or RSA); optionally ORRERY_JWT_ISSUER and ORRERY_JWT_AUDIENCE.', {});
       await withInstance(async (i) => serveUntilSignal(i, { port: o.port, host: o.host, auth, introspection: !!o.introspection }, async (url) => {

@@ -17,8 +17,6 @@ import pino from 'pino';
 import { SecretResolver } from '../adapters/providers/secrets.ts';
 import { resolveVerifyKey } from '../assets/published_models/engine/keys.ts';
 import { ErrorIds, OrreryError } from '../core/errors.ts';
-import { loadServedModel } from '../serving/model.ts';
-import { InferenceServer } from '../serving/server.ts';
 import type { WithInstance } from './models.ts';
 
 function port(v: string): number {
@@ -40,6 +38,8 @@ export function registerServeCommands(program: Command, withInstance: WithInstan
       const group = o.group, version = o.version;
       const logger = pino({ level: process.env.ORRERY_LOG_LEVEL ?? 'info', base: { service: 'orrery-serve', group, version } });
       if (process.env.REDIS_URL) logger.warn({ event: 'redis_unavailable' }, 'REDIS_URL is set, but this build has no Redis client: signals are answered over HTTP only and not published to Redis.');
+      // The serving modules (onnxruntime sessions, the HTTP server) load only for this command.
+      const [{ loadServedModel }, { InferenceServer }] = await Promise.all([import('../serving/model.ts'), import('../serving/server.ts')]);
       const server = new InferenceServer({ logger });
       const stop = (signal: string) => {
         logger.info({ event: 'signal', signal }, `${signal}: shutting down`);
