@@ -5,8 +5,7 @@
  * manifests command emits one valid Asset per asset of the graph. With the Kubernetes API double
  * (test/k8s/api-double.ts) the same files go through the real kubectl.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,8 @@ import type { AssetGraph } from '../../core/graph/asset-graph.ts';
 import { selectAssets } from '../../core/graph/selection.ts';
 import { keysInRange } from '../../core/planning/targets.ts';
 import { orrery, REPO } from '../support/cli.ts';
+import { startApiDouble, type ApiDouble } from './api-double.ts';
+import { kubectlFor } from './kubectl.ts';
 
 const CRDS = join(REPO, 'crds');
 const EXAMPLES = join(CRDS, 'examples');
@@ -305,86 +306,72 @@ describe('orrery manifests', { timeout: 120_000 }, () => {
   });
 });
 
-/** kubectl against the API double; async so the test worker keeps answering vitest. */
-function kubectl(kubeconfig: string, args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/kubectl', ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
-
 // kubectl needs discovery even for --dry-run=client (it maps kinds to resources through the
 // server), so the files go through the API double rather than through kubectl alone.
-const DOUBLE = join(REPO, 'test', 'k8s', 'api-double.ts');
-describe.skipIf(!existsSync(DOUBLE))('with kubectl and the API double', { timeout: 120_000 }, () => {
-  let api: { url: string; kubeconfigPath: string; close(): Promise<void> };
-  let kc: string;
+describe('with kubectl and the API double', { timeout: 120_000 }, () => {
+  let api: ApiDouble;
+  let run: ReturnType<typeof kubectlFor>;
+  const kubectl = (args: string[], input?: string) => run(args, { input });
   beforeAll(async () => {
-    const mod = (await import(/* @vite-ignore */ DOUBLE)) as { startApiDouble(): Promise<typeof api> };
-    api = await mod.startApiDouble();
-    kc = api.kubeconfigPath;
+    api = await startApiDouble();
+    run = kubectlFor(api.kubeconfigPath);
   });
   afterAll(async () => { await api?.close(); });
 
   it('installs the CRDs, then takes every example (dry run first) and lists them under `kubectl get orrery`', async () => {
     const files = crdFiles.map((f) => ['-f', join(CRDS, `${f}.yaml`)]).flat();
-    const crd = await kubectl(kc, ['apply', ...files]);
+    const crd = await kubectl(['apply', ...files]);
     expect(crd.code, crd.stderr).toBe(0);
     expect(crd.stdout.trim().split('\n').sort()).toEqual(crdFiles.map((f) => `customresourcedefinition.apiextensions.k8s.io/${CONTRACT[crds.get([...crds.keys()][crdFiles.indexOf(f)])!.spec.names.kind].plural}.orrery.dev created`).sort());
-    const dry = await kubectl(kc, ['apply', '--dry-run=client', '-f', EXAMPLES]);
+    const dry = await kubectl(['apply', '--dry-run=client', '-f', EXAMPLES]);
     expect(dry.code, dry.stderr).toBe(0);
-    const server = await kubectl(kc, ['apply', '--dry-run=server', '-f', EXAMPLES]);
+    const server = await kubectl(['apply', '--dry-run=server', '-f', EXAMPLES]);
     expect(server.code, server.stderr).toBe(0);
-    expect((await kubectl(kc, ['get', 'orrery', '-o', 'name'])).stdout.trim()).toBe('');
-    const applied = await kubectl(kc, ['apply', '-f', EXAMPLES]);
+    expect((await kubectl(['get', 'orrery', '-o', 'name'])).stdout.trim()).toBe('');
+    const applied = await kubectl(['apply', '-f', EXAMPLES]);
     expect(applied.code, applied.stderr).toBe(0);
-    const listed = await kubectl(kc, ['get', 'orrery', '-o', 'name']);
+    const listed = await kubectl(['get', 'orrery', '-o', 'name']);
     expect(listed.code, listed.stderr).toBe(0);
     const singular = (kind: string) => `${kind.toLowerCase()}.orrery.dev`;
     expect(listed.stdout.trim().split('\n').sort()).toEqual(examples.map((e) => `${singular(e.doc.kind)}/${e.doc.metadata.name}`).sort());
-    const short = await kubectl(kc, ['get', 'obf', '-o', 'name']);
+    const short = await kubectl(['get', 'obf', '-o', 'name']);
     expect(short.stdout.trim().split('\n').sort()).toEqual(['backfill.orrery.dev/features-2025', 'backfill.orrery.dev/torch-models-metals']);
   });
 
   it('prints the contract columns', async () => {
     for (const [kind, c] of Object.entries(CONTRACT)) {
-      const table = await kubectl(kc, ['get', c.plural]);
+      const table = await kubectl(['get', c.plural]);
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout.split('\n')[0].trim().split(/\s+/), kind).toEqual(['NAME', ...c.columns.map((x) => x.toUpperCase())]);
     }
-    const md = await kubectl(kc, ['get', 'omd', 'metals', '--no-headers']);
+    const md = await kubectl(['get', 'omd', 'metals', '--no-headers']);
     expect(md.stdout.trim().split(/\s+/).slice(0, 5)).toEqual(['metals', 'metals', 'metals.1h.2026-09.3f9a1c2b7d.5be21a90', 'metals.1h.2026-10.8e41d0a6c5.c07e3d14', '10']);
   });
 
   it.each(MALFORMED)('refuses $what, naming $field', async ({ doc, field }) => {
-    const r = await kubectl(kc, ['create', '-f', '-'], JSON.stringify(doc));
+    const r = await kubectl(['create', '-f', '-'], JSON.stringify(doc));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(field);
   });
 
   it('applies the RBAC and the operator Deployment into their namespace', async () => {
-    const ns = await kubectl(kc, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'orrery' } }));
+    const ns = await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'orrery' } }));
     expect(ns.code, ns.stderr).toBe(0);
-    const rbac = await kubectl(kc, ['apply', '-f', join(CRDS, 'rbac'), '-f', join(CRDS, 'operator.yaml')]);
+    const rbac = await kubectl(['apply', '-f', join(CRDS, 'rbac'), '-f', join(CRDS, 'operator.yaml')]);
     expect(rbac.code, rbac.stderr).toBe(0);
-    const sa = await kubectl(kc, ['-n', 'orrery', 'get', 'deployment', 'orrery-operator', '-o', 'jsonpath={.spec.template.spec.serviceAccountName}']);
+    const sa = await kubectl(['-n', 'orrery', 'get', 'deployment', 'orrery-operator', '-o', 'jsonpath={.spec.template.spec.serviceAccountName}']);
     expect(sa.stdout).toBe('orrery-operator');
   });
 
   it('keeps status conditions, so `kubectl wait --for=condition=Complete` works on a Backfill', async () => {
     const status = { status: { phase: 'Complete', total: 72, succeeded: 72, failed: 0, running: 0, pending: 0, observedGeneration: 1, conditions: [{ type: 'Complete', status: 'True', reason: 'AllSucceeded', message: '72 of 72', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 }] } };
-    const patched = await kubectl(kc, ['patch', 'backfill', 'features-2025', '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
+    const patched = await kubectl(['patch', 'backfill', 'features-2025', '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
     expect(patched.code, patched.stderr).toBe(0);
-    const waited = await kubectl(kc, ['wait', '--for=condition=Complete', 'backfill/features-2025', '--timeout=10s']);
+    const waited = await kubectl(['wait', '--for=condition=Complete', 'backfill/features-2025', '--timeout=10s']);
     expect(waited.code, waited.stderr).toBe(0);
-    const row = await kubectl(kc, ['get', 'backfill', 'features-2025', '--no-headers']);
+    const row = await kubectl(['get', 'backfill', 'features-2025', '--no-headers']);
     expect(row.stdout.trim().split(/\s+/).slice(0, 7)).toEqual(['features-2025', 'features', '72', '72', '0', '0', 'Complete']);
-    const bad = await kubectl(kc, ['patch', 'backfill', 'features-2025', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Done' } })]);
+    const bad = await kubectl(['patch', 'backfill', 'features-2025', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Done' } })]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('status.phase');
   });

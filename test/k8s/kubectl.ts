@@ -23,7 +23,9 @@ export function kubectlFor(kubeconfigPath: string): (args: string[], o?: { input
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
-      child.on('error', reject);
+      child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT'
+        ? new Error(`kubectl is not at ${KUBECTL}: install it (Debian: apt-get install kubernetes-client) or set KUBECTL to its path.`)
+        : e));
       child.on('close', (code) => {
         clearTimeout(timer);
         resolve({ code: code ?? -1, stdout, stderr });

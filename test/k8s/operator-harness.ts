@@ -13,6 +13,7 @@ import type { EventLog } from '../../core/event-log/port.ts';
 import { dropSchema, freshSchemaName, testPostgresUrl } from '../support/postgres.ts';
 import { startApiDouble, type ApiDouble } from './api-double.ts';
 import { startSimulatedNode, type SimulatedNode } from './simulated-node.ts';
+import { KUBECTL } from './kubectl.ts';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 const ORRERY = join(REPO, 'bin', 'orrery.js');
@@ -73,7 +74,7 @@ export async function startTestCluster(o: { gpus?: number; stepMs?: number; retr
   delete env.ORRERY_EXECUTOR;
   // The schema exists (migrated) before any pod opens it.
   const eventLog = await openPgEventLog(url, { schema });
-  const kubectl = (args: string[], stdin?: string) => run('/usr/bin/kubectl', ['--kubeconfig', api.kubeconfigPath, ...args], { stdin, env });
+  const kubectl = (args: string[], stdin?: string) => run(KUBECTL, ['--kubeconfig', api.kubeconfigPath, ...args], { stdin, env });
   const applied = await kubectl(['apply', ...['asset', 'materialization', 'backfill', 'sensor', 'modeldeployment'].flatMap((k) => ['-f', join(REPO, 'crds', `${k}.yaml`)])]);
   if (applied.code !== 0) throw new Error(`kubectl apply crds failed: ${applied.stderr}`);
   const node = await startSimulatedNode({
