@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql has no "exports": Node loads its CommonJS build for yoga and Pothos, while Vite's resolver
+    // would give our files the `.mjs` one — and graphql refuses types from "another realm". One copy.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

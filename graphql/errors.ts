@@ -1,5 +1,5 @@
 /** Error ids of the API (`API_{CATEGORY}_{CODE}`), and the mapping of any error to a GraphQL error. */
-import { GraphQLError } from './graphql-js.ts';
+import { GraphQLError } from 'graphql';
 import { OrreryError } from '../core/errors.ts';
 
 export const ApiErrorIds = {

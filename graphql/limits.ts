@@ -1,5 +1,5 @@
 /** Request limits enforced before execution: aliases, tokens, batch size, introspection. */
-import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type ASTVisitor, type ValidationContext, type ValidationRule } from './graphql-js.ts';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type ASTVisitor, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ApiErrorIds } from './errors.ts';
 import type { RequestState } from './context.ts';

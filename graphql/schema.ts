@@ -7,7 +7,7 @@ import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
-import { GraphQLError, getNamedType, getNullableType, isListType, type GraphQLSchema } from './graphql-js.ts';
+import { GraphQLError, getNamedType, getNullableType, isListType, type GraphQLSchema } from 'graphql';
 import type { AssetDefinition } from '../core/definitions/asset.ts';
 import { ErrorIds, OrreryError } from '../core/errors.ts';
 import {
