@@ -69,6 +69,9 @@ const counts = (dwh: Dwh, p: BarsPartition) =>
     { s: p.symbol, tf: p.timeframe, m: Number(p.month.replace('-', '')) },
   ).then((r) => Number(r[0].n));
 
+/** Whether a background emptying may still be under way (some staging table holds 120+ rows). */
+const poolBusy = (tables: Array<{ rows: string }>) => tables.some((t) => Number(t.rows) >= 120);
+
 /** The staging tables of canonical_bars (`canonical_bars__stage_…`) with their row counts. */
 const stagingTables = (dwh: Dwh) =>
   dwh.query<{ name: string; rows: string }>(
@@ -174,8 +177,8 @@ describe.each(backends)('DWH on $name', (backend) => {
     expect(reads).toBeGreaterThan(3);
     expect(seen.has(500) && seen.has(720), 'the reader ran across the swaps').toBe(true);
     expect(await counts(dwh, xau)).toBe(720);
-    // Staging tables are reused, not made per write: one, plus a spare taken while the last one
-    // is being emptied in the background. Released, none is left.
+    // Staging tables are reused, not made per write (one, or two when one was being emptied or
+    // checked in the background as the next write came). Released, none is left.
     const used = await stagingTables(dwh);
     expect(used.length).toBeGreaterThanOrEqual(1);
     expect(used.length).toBeLessThanOrEqual(2);
@@ -183,18 +186,26 @@ describe.each(backends)('DWH on $name', (backend) => {
     expect(await stagingTables(dwh)).toEqual([]);
   });
 
-  it('staging tables are reused across writes and emptied after each swap', async () => {
+  it('staging tables are reused across writes, keep at most maxHeld swapped months, and never mix a month\'s old rows into its new ones', async () => {
     await releaseStagingTables(dwh);
-    const ps = ['2023-01', '2023-02', '2023-03', '2023-04', '2023-05', '2023-06'].map((month): BarsPartition => ({ timeframe: '1h', symbol: 'AUDUSD', month }));
-    for (const p of ps) await replaceBarsPartition(dwh, p, makeBars(p, 40));
-    for (const p of ps) await replaceBarsPartition(dwh, p, makeBars(p, 30, 2)); // the same partitions again
-    for (const p of ps) expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 30, 2)));
-    const used = await stagingTables(dwh);
-    expect(used.length).toBeGreaterThanOrEqual(1);
-    expect(used.length).toBeLessThanOrEqual(2);
-    // Emptied in the background (no rows, so nothing of an old month is kept alive by them).
-    for (let i = 0; i < 50 && (await stagingTables(dwh)).some((t) => t.rows !== '0'); i++) await new Promise((r) => setTimeout(r, 20));
-    expect((await stagingTables(dwh)).map((t) => t.rows)).toEqual(used.map(() => '0'));
+    const maxHeld = STAGING.maxHeld;
+    STAGING.maxHeld = 3;
+    try {
+      const ps = ['2023-01', '2023-02', '2023-03', '2023-04', '2023-05', '2023-06'].map((month): BarsPartition => ({ timeframe: '1h', symbol: 'AUDUSD', month }));
+      for (const p of ps) await replaceBarsPartition(dwh, p, makeBars(p, 40));
+      for (const p of ps) await replaceBarsPartition(dwh, p, makeBars(p, 30, 2)); // the same partitions again
+      await replaceBarsPartition(dwh, ps[5], makeBars(ps[5], 20, 3)); // right after its own last write
+      for (const p of ps.slice(0, 5)) expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 30, 2)));
+      expect(await readBarsPartition(dwh, ps[5])).toEqual(normalizeBars(makeBars(ps[5], 20, 3)));
+      const used = await stagingTables(dwh);
+      expect(used.length).toBeGreaterThanOrEqual(1);
+      expect(used.length).toBeLessThanOrEqual(2);
+      // What a staging table keeps is bounded: fewer than maxHeld swapped months (≤ 40 bars each) per table.
+      for (let i = 0; i < 50 && poolBusy(await stagingTables(dwh)); i++) await new Promise((r) => setTimeout(r, 20));
+      for (const t of await stagingTables(dwh)) expect(Number(t.rows)).toBeLessThan(3 * 40);
+    } finally {
+      STAGING.maxHeld = maxHeld;
+    }
     await releaseStagingTables(dwh);
     expect(await stagingTables(dwh)).toEqual([]);
   });

@@ -110,8 +110,13 @@ export async function ensureTable(dwh: Dwh, spec: TableSpec): Promise<void> {
  *   first (a TTL changed by another process must not reach parts written through an old copy).
  * - `maxAgeMs`: a staging table older than this is dropped and made anew, so a live one never
  *   reaches the age at which `ensureTable` (of any process) drops it as crash-left.
+ * - `maxHeld`: how many swapped partitions a staging table keeps before it is emptied. A swap
+ *   copies the partition's parts into the table and leaves the staging copy behind; emptying it
+ *   after every write would put a TRUNCATE between every two inserts (one statement at a time per
+ *   connection), so it is emptied once this many have piled up, or when the same partition comes
+ *   again.
  */
-export const STAGING = { verifyMs: 1_000, maxAgeMs: 3_600_000 };
+export const STAGING = { verifyMs: 1_000, maxAgeMs: 3_600_000, maxHeld: 16 };
 
 type Stage = {
   name: string;
@@ -120,8 +125,10 @@ type Stage = {
   generation: number;
   createdAt: number;
   verifiedAt: number;
-  /** idle: empty and free; busy: leased to one write; cleaning: being emptied (then idle). */
+  /** idle: free; busy: leased to one write; cleaning: being emptied or checked (then idle). */
   state: 'idle' | 'busy' | 'cleaning' | 'retired';
+  /** Partitions (SQL literals) already swapped out of it whose rows it still holds; nothing else is in it. */
+  held: Set<string>;
   ready?: Promise<void>;
 };
 
@@ -159,37 +166,56 @@ function retire(dwh: Dwh, table: string, stage: Stage): void {
   void (async () => dwh.command(`DROP TABLE IF EXISTS ${stage.name} SYNC`))().catch(() => {});
 }
 
+/**
+ * Whether `stage` can take rows of `partition` as it is: it holds no rows of that partition, and
+ * none at all when the write reads the staged rows back (`empty`).
+ */
+function usableFor(stage: Stage, partition: string, empty: boolean): boolean {
+  return empty ? stage.held.size === 0 : !stage.held.has(partition);
+}
+
 /** An idle staging table that needs no query before use, leased; null when there is none. */
-function takeStage(dwh: Dwh, table: string, now: number): Stage | null {
+function takeStage(dwh: Dwh, table: string, now: number, partition: string, empty: boolean): Stage | null {
   const pool = poolOf(dwh, table);
   const generation = generations.get(table) ?? 0;
   for (const stage of [...pool]) {
     if (stage.state !== 'idle') continue;
     if (stage.generation !== generation || now - stage.createdAt > STAGING.maxAgeMs) { retire(dwh, table, stage); continue; }
-    if (now - stage.verifiedAt > STAGING.verifyMs) continue;
+    if (now - stage.verifiedAt > STAGING.verifyMs || !usableFor(stage, partition, empty)) continue;
     stage.state = 'busy';
     return stage;
   }
   return null;
 }
 
-/** Leases a staging table: an idle one (checked against the table first when due), else a new one. */
-async function acquireStage(dwh: Dwh, table: string): Promise<Stage> {
+/**
+ * Leases a staging table for rows of `partition`: an idle one (checked against the table first
+ * when due, emptied first when it holds rows in the way), else a new one.
+ */
+async function acquireStage(dwh: Dwh, table: string, partition: string, empty: boolean): Promise<Stage> {
   for (;;) {
     const now = Date.now();
-    const fresh = takeStage(dwh, table, now);
+    const fresh = takeStage(dwh, table, now, partition, empty);
     if (fresh) return fresh;
     const pool = poolOf(dwh, table);
     const due = pool.find((s) => s.state === 'idle');
     if (due) {
       due.state = 'busy';
       try {
+        if (!usableFor(due, partition, empty)) {
+          await dwh.command(`TRUNCATE TABLE ${due.name} SYNC`);
+          due.held.clear();
+        }
+        if (now - due.verifiedAt <= STAGING.verifyMs) return due;
         if ((await showDefinition(dwh, table)) === due.definition) {
           due.verifiedAt = now;
           return due;
         }
       } catch (e) {
-        due.state = 'idle';
+        // Unknown contents after a failed TRUNCATE: not used again. One dropped behind our back
+        // (another process's crash cleanup) is simply replaced.
+        retire(dwh, table, due);
+        if (isMissingTable(e)) continue;
         throw e;
       }
       retire(dwh, table, due);
@@ -207,7 +233,7 @@ async function acquireStage(dwh: Dwh, table: string): Promise<Stage> {
     // A new one. The definition is read first: if the table changes in between, the staging
     // table no longer matches it and is retired at its first check.
     const definition = await showDefinition(dwh, table);
-    const stage: Stage = { name: `${table}${STAGE_INFIX}${randomBytes(6).toString('hex')}`, definition, generation: generations.get(table) ?? 0, createdAt: now, verifiedAt: now, state: 'busy' };
+    const stage: Stage = { name: `${table}${STAGE_INFIX}${randomBytes(6).toString('hex')}`, definition, generation: generations.get(table) ?? 0, createdAt: now, verifiedAt: now, state: 'busy', held: new Set() };
     await dwh.command(`CREATE TABLE ${stage.name} AS ${table}`);
     poolOf(dwh, table).push(stage);
     return stage;
@@ -215,18 +241,24 @@ async function acquireStage(dwh: Dwh, table: string): Promise<Stage> {
 }
 
 /**
- * Returns a leased staging table: it is emptied in the background (and, when due, checked
- * against the table again) before anyone else gets it; on any failure it is dropped instead.
+ * Returns a leased staging table. After a swap of `swapped` it keeps that partition's rows (see
+ * `STAGING.maxHeld`); after a failed write, or once it holds `maxHeld` partitions, it is emptied
+ * in the background. When due it is checked against the table again in the background too. On
+ * any failure of either it is dropped instead.
  */
-function releaseStage(dwh: Dwh, table: string, stage: Stage): void {
+function releaseStage(dwh: Dwh, table: string, stage: Stage, swapped: string | undefined): void {
   if (stage.state === 'retired') return;
   const generation = generations.get(table) ?? 0;
   if (stage.generation !== generation) { retire(dwh, table, stage); return; }
-  stage.state = 'cleaning';
+  const empty = swapped === undefined || stage.held.size + 1 >= STAGING.maxHeld;
+  if (empty) stage.held.clear();
+  else stage.held.add(swapped);
   const verify = Date.now() - stage.verifiedAt > STAGING.verifyMs / 2;
+  if (!empty && !verify) { stage.state = 'idle'; return; }
+  stage.state = 'cleaning';
   stage.ready = (async () => {
     try {
-      await dwh.command(`TRUNCATE TABLE ${stage.name} SYNC`);
+      if (empty) await dwh.command(`TRUNCATE TABLE ${stage.name} SYNC`);
       if (verify) {
         const at = Date.now();
         if ((await showDefinition(dwh, table)) !== stage.definition) throw new Error('definition changed');
@@ -287,7 +319,8 @@ function insertError(e: unknown, stage: string, rows: number): unknown {
  * `ALTER TABLE … REPLACE PARTITION … FROM staging` swaps them in one step.
  *
  * Staging tables live across writes: each is leased to one write at a time (so two writes of
- * the same partition never share one), emptied in the background after the swap, and named
+ * the same partition never share one), never given rows of a partition whose earlier rows it
+ * still holds (`STAGING.maxHeld`), and named
  * `<table>__stage_<random>` per connection (so processes never share one either). Before reuse a
  * staging table is checked against the table's definition when its last check is older than
  * `STAGING.verifyMs`; `ensureTable` retires them at once. A staging table that has vanished
@@ -300,7 +333,9 @@ function insertError(e: unknown, stage: string, rows: number): unknown {
 async function replacePartitionJson(dwh: Dwh, opts: { table: string; partition: string; body: string; rows: number; rowsInPartition: boolean }, retry = true): Promise<void> {
   const table = opts.table;
   // On the common path the insert is sent before the first await: the caller's work overlaps it.
-  const stage = takeStage(dwh, table, Date.now()) ?? (await acquireStage(dwh, table));
+  const empty = !opts.rowsInPartition;
+  const stage = takeStage(dwh, table, Date.now(), opts.partition, empty) ?? (await acquireStage(dwh, table, opts.partition, empty));
+  let swapped: string | undefined;
   try {
     try {
       await dwh.command(`INSERT INTO ${stage.name} SETTINGS ${STAGE_INSERT_SETTINGS} FORMAT JSONEachRow\n${opts.body}`);
@@ -320,6 +355,7 @@ async function replacePartitionJson(dwh: Dwh, opts: { table: string; partition: 
       }
     }
     await dwh.command(`ALTER TABLE ${table} REPLACE PARTITION ${opts.partition} FROM ${stage.name}`);
+    swapped = opts.partition;
   } catch (e) {
     if (retry && isMissingTable(e) && String((e as Error).message).includes(stage.name)) {
       // Dropped by someone else (another process's crash cleanup): so may its idle siblings be.
@@ -329,7 +365,7 @@ async function replacePartitionJson(dwh: Dwh, opts: { table: string; partition: 
     }
     throw e;
   } finally {
-    releaseStage(dwh, table, stage);
+    releaseStage(dwh, table, stage, swapped);
   }
 }
 
