@@ -18,6 +18,9 @@ if (!name || !available.includes(name)) {
   process.stderr.write(`usage: npm run bench -- NAME   (one of: ${available.join(', ')})\n`);
   process.exit(2);
 }
+// Benchmarks measure what the project image runs: its Dockerfile sets NODE_ENV=production (which,
+// among others, turns off graphql-js's development-only cross-realm instanceof checks).
+process.env.NODE_ENV ??= 'production';
 const mod = (await import(`./${name}.bench.ts`)) as { run(): Promise<BenchResult> };
 const result = await mod.run();
 process.stdout.write(`${JSON.stringify({ bench: name, ...result })}\n`);

@@ -10,7 +10,7 @@ import type { AssetGraph } from './graph/asset-graph.ts';
 import { selectAssets } from './graph/selection.ts';
 import { DynamicPartitions, MultiPartitions } from './partitions/definitions.ts';
 import { loadStates, planRun, type Plan } from './planning/planner.ts';
-import { assessPartition, type PartitionHealth } from './planning/staleness.ts';
+import { partitionAssessor, type PartitionHealth } from './planning/staleness.ts';
 import { isProcessAlive } from './process.ts';
 
 export interface RuntimeOptions {
@@ -193,8 +193,9 @@ export class Runtime {
     return assetKeys.map((assetKey) => {
       const def = this.graph.get(assetKey);
       const h: AssetHealth = { assetKey, total: 0, materialized: 0, failed: 0, missing: 0, quarantined: 0, stale: 0 };
+      const assess = partitionAssessor(this.graph, assetKey, states);
       for (const key of def.partitions ? def.partitions.keys() : ['']) {
-        const a = assessPartition(this.graph, assetKey, key, states);
+        const a = assess(key);
         h.total++;
         h[a.health]++;
         if (a.staleCauses.length) h.stale++;
@@ -210,9 +211,10 @@ export class Runtime {
     const out: Array<{ partitionKey: string; status: PartitionHealth; stale: string[] }> = [];
     // The cursor is a key: pages follow the definition's own order, whatever its lexical order.
     let started = options.afterKey === undefined;
+    const assess = partitionAssessor(this.graph, assetKey, states);
     for (const key of def.partitions ? def.partitions.keys() : ['']) {
       if (!started) { started = key === options.afterKey; continue; }
-      const a = assessPartition(this.graph, assetKey, key, states);
+      const a = assess(key);
       if (options.status === 'stale' ? a.staleCauses.length === 0 : options.status && a.health !== options.status) continue;
       out.push({ partitionKey: key, status: a.health, stale: a.staleCauses });
       if (out.length >= options.limit) break;

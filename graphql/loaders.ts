@@ -8,7 +8,7 @@ import type { AssetDefinition } from '../core/definitions/asset.ts';
 import type { CheckSummary, LatestMaterialization, LeanPartitionState, PartitionState, PartitionStatus, RunRecord, StepCounts } from '../core/event-log/port.ts';
 import type { AssetGraph } from '../core/graph/asset-graph.ts';
 import { NO_PARTITION } from '../core/partitions/definitions.ts';
-import { assessPartition, type StateIndex } from '../core/planning/staleness.ts';
+import { partitionAssessor, type StateIndex } from '../core/planning/staleness.ts';
 import type { ApiEventLog } from './context.ts';
 
 /**
@@ -125,8 +125,9 @@ export class Loaders {
       p = this.stateIndex(assetKey).then((index) => {
         if (!index) return undefined;
         const out = new Map<string, string[]>();
+        const assess = partitionAssessor(this.graph, assetKey, index);
         for (const [key, st] of index.get(assetKey)!) {
-          if (st.dataVersion !== null) out.set(key, assessPartition(this.graph, assetKey, key, index).staleCauses);
+          if (st.dataVersion !== null) out.set(key, assess(key).staleCauses);
         }
         return out;
       });
@@ -154,7 +155,7 @@ export class Loaders {
    * Stale causes of some rows of an asset. Uses the asset's exact index when it is small enough;
    * otherwise loads just the upstream partitions these rows read (one statement).
    */
-  async staleCausesOf(assetKey: string, rows: readonly PartitionState[]): Promise<Map<string, string[]>> {
+  async staleCausesOf(assetKey: string, rows: readonly LeanPartitionState[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     const withData = rows.filter((r) => r.dataVersion !== null);
     if (withData.length === 0) return out;
@@ -172,12 +173,14 @@ export class Loaders {
       for (const r of withData) for (const k of e.mapping.upstreamKeys(r.partitionKey, def.partitions, up)) pairs.push({ assetKey: e.from, partitionKey: k });
     }
     const upRows = await this.log.partitionStatesForPairs(pairs);
-    const index = new Map<string, Map<string, PartitionState>>([[assetKey, new Map(withData.map((r) => [r.partitionKey, r]))]]);
+    // The assessment reads only the lean fields.
+    const index = new Map<string, Map<string, PartitionState>>([[assetKey, new Map(withData.map((r) => [r.partitionKey, r as PartitionState]))]]);
     for (const r of upRows) {
       if (!index.has(r.assetKey)) index.set(r.assetKey, new Map());
       index.get(r.assetKey)!.set(r.partitionKey, r);
     }
-    for (const r of withData) out.set(r.partitionKey, assessPartition(this.graph, assetKey, r.partitionKey, index).staleCauses);
+    const assess = partitionAssessor(this.graph, assetKey, index);
+    for (const r of withData) out.set(r.partitionKey, assess(r.partitionKey).staleCauses);
     return out;
   }
 }

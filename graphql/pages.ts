@@ -3,7 +3,7 @@
  * never enumerates all partition keys in memory (the state table is paged in SQL; missing keys
  * are found by walking the definition's keys lazily, a bounded number per request).
  */
-import type { JsonObject, PartitionState } from '../core/event-log/port.ts';
+import type { JsonObject, PagePartitionState, PartitionState } from '../core/event-log/port.ts';
 import type { AssetGraph } from '../core/graph/asset-graph.ts';
 import { NO_PARTITION } from '../core/partitions/definitions.ts';
 import { ApiErrorIds, apiError } from './errors.ts';
@@ -80,7 +80,7 @@ export interface PartitionNode {
   quarantine: JsonObject | null;
 }
 
-function nodeOf(key: string, st: PartitionState | undefined, causes: string[] | undefined): PartitionNode {
+function nodeOf(key: string, st: PagePartitionState | undefined, causes: string[] | undefined): PartitionNode {
   if (!st) return { key, status: 'MISSING', dataVersion: null, materializedAt: null, runId: null, metadata: null, staleCauses: [], quarantine: null };
   const health = st.dataVersion === null ? (st.status === 'failed' ? 'FAILED' : 'MISSING') : (st.status.toUpperCase() as ApiPartitionStatus);
   const staleCauses = causes ?? [];

@@ -15,6 +15,7 @@ import type {
   EventLogQueries,
   LatestMaterialization,
   LeanPartitionState,
+  PagePartitionState,
   NewAuditRecord,
   RunPageFilter,
   SensorRecord,
@@ -688,13 +689,12 @@ export class PostgresEventLog implements EventLog, EventLogQueries {
   }
 
   /** Like partitionStatesFor, as a list (the API pages partitions by key). */
-  async partitionRows(assetKey: string, keys: readonly string[]): Promise<PartitionState[]> {
+  async partitionRows(assetKey: string, keys: readonly string[]): Promise<PagePartitionState[]> {
     if (keys.length === 0) return [];
-    const { rows } = await sql<PartitionState>`
+    const { rows } = await sql<PagePartitionState>`
       select asset_key as "assetKey", partition_key as "partitionKey", status, data_version as "dataVersion",
-        code_version as "codeVersion", input_versions as "inputVersions", code_hash as "codeHash", seed::float8 as seed, uri,
-        run_id as "runId", materialized_run_id as "materializedRunId", materialized_at as "materializedAt",
-        updated_at as "updatedAt", metadata, quarantine
+        code_version as "codeVersion", input_versions as "inputVersions",
+        run_id as "runId", materialized_run_id as "materializedRunId", materialized_at as "materializedAt", metadata, quarantine
       from ${this.table('orrery_partitions')} where asset_key = ${assetKey} and partition_key = any(${[...keys]}::text[])`.execute(this.db);
     return rows;
   }

@@ -228,6 +228,8 @@ export interface StepCounts {
 
 /** The lean part of a state row that staleness needs (see core/planning/staleness.ts). */
 export type LeanPartitionState = Pick<PartitionState, 'assetKey' | 'partitionKey' | 'status' | 'dataVersion' | 'codeVersion' | 'inputVersions'>;
+/** What a page of an asset's partitions shows: the lean fields (for staleness) and the materialization's. */
+export type PagePartitionState = LeanPartitionState & Pick<PartitionState, 'runId' | 'materializedRunId' | 'materializedAt' | 'metadata' | 'quarantine'>;
 
 export interface LatestMaterialization {
   assetKey: string;
@@ -284,7 +286,7 @@ export interface EventLogQueries {
   countPartitionStatesMany(assetKeys: readonly string[]): Promise<Map<string, Record<PartitionStatus, number>>>;
   leanPartitionStates(assetKeys: readonly string[]): Promise<LeanPartitionState[]>;
   /** State rows of some partitions of an asset (any order). */
-  partitionRows(assetKey: string, keys: readonly string[]): Promise<PartitionState[]>;
+  partitionRows(assetKey: string, keys: readonly string[]): Promise<PagePartitionState[]>;
   /** Full state rows for (asset, partition) pairs, in one statement. */
   partitionStatesForPairs(pairs: ReadonlyArray<{ assetKey: string; partitionKey: string }>): Promise<PartitionState[]>;
   /** Materialized rows (with data) whose code version differs from the given one: staleness by code alone. */

@@ -1,7 +1,7 @@
 import type { PartitionState, RunRequest } from '../event-log/port.ts';
 import type { AssetGraph } from '../graph/asset-graph.ts';
 import { selectAssets } from '../graph/selection.ts';
-import { assessPartition, type StateIndex } from './staleness.ts';
+import { partitionAssessor, type StateIndex } from './staleness.ts';
 import { resolveTargets } from './targets.ts';
 
 export type StepReason = 'missing' | 'failed' | 'quarantined' | 'stale' | 'upstream' | 'requested';
@@ -53,8 +53,9 @@ export function planRun(graph: AssetGraph, request: RunRequest, states: StateInd
     const mine = new Set<string>();
     planned.set(assetKey, mine);
     total += keys.length;
+    const assess = partitionAssessor(graph, assetKey, states);
     for (const partitionKey of keys) {
-      const a = assessPartition(graph, assetKey, partitionKey, states);
+      const a = assess(partitionKey);
       let reason: StepReason | undefined;
       if (request.onlyFailed) reason = a.health === 'failed' ? 'failed' : undefined;
       else if (request.onlyMissing) reason = a.health === 'missing' ? 'missing' : undefined;

@@ -4,7 +4,8 @@ import type { PartitionSpec, RunRequest } from '../../core/event-log/port.ts';
 import type { AssetGraph } from '../../core/graph/asset-graph.ts';
 import { dimensions, identity, lookup, multiToSingle, timeWindow } from '../../core/partitions/mappings.ts';
 import { planRun, type PlannedStep } from '../../core/planning/planner.ts';
-import { assessPartition, inputFingerprint } from '../../core/planning/staleness.ts';
+import { createHash } from 'node:crypto';
+import { assessPartition, fingerprintMatches, inputFingerprint } from '../../core/planning/staleness.ts';
 import { keysInRange, resolveTargets } from '../../core/planning/targets.ts';
 import { ErrorIds } from '../../core/errors.ts';
 import {
@@ -63,6 +64,31 @@ describe('staleness: assessPartition and inputFingerprint', () => {
     expect(inputFingerprint(['a', 'b'], new Map([...st, ['b', stateRow('x', 'b', { dataVersion: 'd3' })]]))).not.toBe(f);
     expect(inputFingerprint(['a', 'c'], st)).toBe(inputFingerprint(['a', 'c'], new Map([['a', st.get('a')!]])));
     expect(inputFingerprint(['c'], undefined)).toBe(inputFingerprint(['c'], new Map()));
+  });
+
+  it('a one-key input is fingerprinted as its key and data version; one recorded as the SHA-1 of old still matches', () => {
+    const st = new Map([['2024-03', stateRow('bars', '2024-03', { dataVersion: 'dv-9' })]]);
+    expect(inputFingerprint(['2024-03'], st)).toBe('2024-03=dv-9');
+    expect(inputFingerprint(['2024-04'], st)).toBe('2024-04=∅');
+    // What earlier versions recorded: SHA-1 of "key=version\n", computed here independently.
+    const legacy = createHash('sha1').update('2024-03=dv-9\n').digest('hex');
+    expect(fingerprintMatches(legacy, ['2024-03'], st)).toBe(true);
+    expect(fingerprintMatches(legacy, ['2024-03'], new Map([['2024-03', stateRow('bars', '2024-03', { dataVersion: 'dv-10' })]]))).toBe(false);
+    expect(fingerprintMatches(undefined, ['2024-03'], st)).toBe(false);
+    // Many keys keep the SHA-1 form (bounded size).
+    const two = new Map([...st, ['2024-04', stateRow('bars', '2024-04', { dataVersion: 'dv-1' })]]);
+    expect(inputFingerprint(['2024-03', '2024-04'], two)).toBe(createHash('sha1').update('2024-03=dv-9\n2024-04=dv-1\n').digest('hex'));
+  });
+
+  it('fingerprintMatches holds exactly when every key\'s data version is the recorded one (property)', () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'd');
+    const version = fc.option(fc.constantFrom('v1', 'v2', 'v3'), { nil: null });
+    fc.assert(fc.property(fc.uniqueArray(key, { maxLength: 4 }), fc.dictionary(key, version), fc.dictionary(key, version), (keys, before, after) => {
+      const states = (vs: Record<string, string | null>) => new Map(Object.entries(vs).map(([k, v]) => [k, stateRow('up', k, { dataVersion: v })]));
+      const recorded = inputFingerprint(keys, states(before));
+      const same = keys.every((k) => (before[k] ?? null) === (after[k] ?? null));
+      expect(fingerprintMatches(recorded, keys, states(after))).toBe(same);
+    }));
   });
 
   it('health and causes', () => {
