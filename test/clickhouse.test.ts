@@ -69,9 +69,6 @@ const counts = (dwh: Dwh, p: BarsPartition) =>
     { s: p.symbol, tf: p.timeframe, m: Number(p.month.replace('-', '')) },
   ).then((r) => Number(r[0].n));
 
-/** Whether a background emptying may still be under way (some staging table holds 120+ rows). */
-const poolBusy = (tables: Array<{ rows: string }>) => tables.some((t) => Number(t.rows) >= 120);
-
 /** The staging tables of canonical_bars (`canonical_bars__stage_…`) with their row counts. */
 const stagingTables = (dwh: Dwh) =>
   dwh.query<{ name: string; rows: string }>(
@@ -177,8 +174,8 @@ describe.each(backends)('DWH on $name', (backend) => {
     expect(reads).toBeGreaterThan(3);
     expect(seen.has(500) && seen.has(720), 'the reader ran across the swaps').toBe(true);
     expect(await counts(dwh, xau)).toBe(720);
-    // Staging tables are reused, not made per write (one, or two when one was being emptied or
-    // checked in the background as the next write came). Released, none is left.
+    // Staging tables are not piled up: each write of the same month drops the one holding its
+    // old rows (one, or two when one was being checked in the background). Released, none is left.
     const used = await stagingTables(dwh);
     expect(used.length).toBeGreaterThanOrEqual(1);
     expect(used.length).toBeLessThanOrEqual(2);
@@ -201,7 +198,6 @@ describe.each(backends)('DWH on $name', (backend) => {
       expect(used.length).toBeGreaterThanOrEqual(1);
       expect(used.length).toBeLessThanOrEqual(2);
       // What a staging table keeps is bounded: fewer than maxHeld swapped months (≤ 40 bars each) per table.
-      for (let i = 0; i < 50 && poolBusy(await stagingTables(dwh)); i++) await new Promise((r) => setTimeout(r, 20));
       for (const t of await stagingTables(dwh)) expect(Number(t.rows)).toBeLessThan(3 * 40);
     } finally {
       STAGING.maxHeld = maxHeld;
@@ -299,7 +295,7 @@ describe.each(backends)('DWH on $name', (backend) => {
     await expectError(replaceBarsPartition(dwh, xau, [good[0], good[0]]), 'DATA_STORAGE_ROWINVALID');
 
     expect(await readBarsPartition(dwh, xau)).toEqual(normalizeBars(good));
-    // The failed writes left their staging table empty, for reuse; released, none is left.
+    // The failed writes dropped their staging tables; released, none is left.
     await releaseStagingTables(dwh, BARS_TABLE);
     expect(await stagingTables(dwh)).toEqual([]);
   });

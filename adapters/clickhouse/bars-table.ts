@@ -110,11 +110,12 @@ export async function ensureTable(dwh: Dwh, spec: TableSpec): Promise<void> {
  *   first (a TTL changed by another process must not reach parts written through an old copy).
  * - `maxAgeMs`: a staging table older than this is dropped and made anew, so a live one never
  *   reaches the age at which `ensureTable` (of any process) drops it as crash-left.
- * - `maxHeld`: how many swapped partitions a staging table keeps before it is emptied. A swap
- *   copies the partition's parts into the table and leaves the staging copy behind; emptying it
- *   after every write would put a TRUNCATE between every two inserts (one statement at a time per
- *   connection), so it is emptied once this many have piled up, or when the same partition comes
- *   again.
+ * - `maxHeld`: how many swapped partitions a staging table serves before it is dropped. A swap
+ *   clones the partition's parts into the table and leaves the staging copy behind. Emptying the
+ *   staging table after every write would put a TRUNCATE (its time grows with the parts, ~15 ms
+ *   each) between every two inserts, one statement at a time per connection; instead it takes
+ *   other partitions until this many have piled up, or the same one comes again, and is then
+ *   dropped (without SYNC: ClickHouse removes its files in the background) for a new one.
  */
 export const STAGING = { verifyMs: 1_000, maxAgeMs: 3_600_000, maxHeld: 16 };
 
@@ -125,8 +126,8 @@ type Stage = {
   generation: number;
   createdAt: number;
   verifiedAt: number;
-  /** idle: free; busy: leased to one write; cleaning: being emptied or checked (then idle). */
-  state: 'idle' | 'busy' | 'cleaning' | 'retired';
+  /** idle: free; busy: leased to one write; checking: its definition checked in the background (then idle). */
+  state: 'idle' | 'busy' | 'checking' | 'retired';
   /** Partitions (SQL literals) already swapped out of it whose rows it still holds; nothing else is in it. */
   held: Set<string>;
   ready?: Promise<void>;
@@ -134,6 +135,8 @@ type Stage = {
 
 /** Staging tables per DWH connection and table. */
 const pools = new WeakMap<Dwh, Map<string, Stage[]>>();
+/** Drops of retired staging tables still under way, per DWH connection. */
+const dropping = new WeakMap<Dwh, Set<Promise<void>>>();
 /** Bumped by `ensureTable` (which may change the definition): older staging tables are not used again. */
 const generations = new Map<string, number>();
 
@@ -163,7 +166,10 @@ function retire(dwh: Dwh, table: string, stage: Stage): void {
   const i = pool.indexOf(stage);
   if (i >= 0) pool.splice(i, 1);
   // Best effort: one left behind (connection gone) is dropped by a later ensureTable, a day on.
-  void (async () => dwh.command(`DROP TABLE IF EXISTS ${stage.name} SYNC`))().catch(() => {});
+  let pending = dropping.get(dwh);
+  if (!pending) dropping.set(dwh, (pending = new Set()));
+  const drop: Promise<void> = dwh.command(`DROP TABLE IF EXISTS ${stage.name}`).catch(() => {}).finally(() => pending.delete(drop));
+  pending.add(drop);
 }
 
 /**
@@ -190,7 +196,7 @@ function takeStage(dwh: Dwh, table: string, now: number, partition: string, empt
 
 /**
  * Leases a staging table for rows of `partition`: an idle one (checked against the table first
- * when due, emptied first when it holds rows in the way), else a new one.
+ * when due; dropped instead when it holds rows in the way), else a new one.
  */
 async function acquireStage(dwh: Dwh, table: string, partition: string, empty: boolean): Promise<Stage> {
   for (;;) {
@@ -198,36 +204,28 @@ async function acquireStage(dwh: Dwh, table: string, partition: string, empty: b
     const fresh = takeStage(dwh, table, now, partition, empty);
     if (fresh) return fresh;
     const pool = poolOf(dwh, table);
+    const blocking = pool.find((s) => s.state === 'idle' && !usableFor(s, partition, empty));
+    if (blocking) { retire(dwh, table, blocking); continue; }
     const due = pool.find((s) => s.state === 'idle');
     if (due) {
       due.state = 'busy';
       try {
-        if (!usableFor(due, partition, empty)) {
-          await dwh.command(`TRUNCATE TABLE ${due.name} SYNC`);
-          due.held.clear();
-        }
-        if (now - due.verifiedAt <= STAGING.verifyMs) return due;
         if ((await showDefinition(dwh, table)) === due.definition) {
           due.verifiedAt = now;
           return due;
         }
       } catch (e) {
-        // Unknown contents after a failed TRUNCATE: not used again. One dropped behind our back
-        // (another process's crash cleanup) is simply replaced.
-        retire(dwh, table, due);
-        if (isMissingTable(e)) continue;
+        due.state = 'idle';
         throw e;
       }
       retire(dwh, table, due);
       continue;
     }
-    // Sequential writes alternate between two staging tables: the one just used is still being
-    // emptied when the next write starts (its completion is seen only once the event loop turns).
-    // With two or more, a write waits for one being emptied rather than make a third; writes
-    // running at once get one each.
-    const cleaning = pool.find((s) => s.state === 'cleaning');
-    if (cleaning && pool.length >= 2) {
-      await cleaning.ready;
+    // A staging table being checked in the background is free again in a moment: wait for it
+    // rather than make another (writes running at once still get one each).
+    const checking = pool.find((s) => s.state === 'checking');
+    if (checking) {
+      await checking.ready;
       continue;
     }
     // A new one. The definition is read first: if the table changes in between, the staging
@@ -242,29 +240,22 @@ async function acquireStage(dwh: Dwh, table: string, partition: string, empty: b
 
 /**
  * Returns a leased staging table. After a swap of `swapped` it keeps that partition's rows (see
- * `STAGING.maxHeld`); after a failed write, or once it holds `maxHeld` partitions, it is emptied
- * in the background. When due it is checked against the table again in the background too. On
- * any failure of either it is dropped instead.
+ * `STAGING.maxHeld`) and is free for other partitions, checked against the table again in the
+ * background when due; after a failed write, or once it holds `maxHeld` partitions, it is dropped.
  */
 function releaseStage(dwh: Dwh, table: string, stage: Stage, swapped: string | undefined): void {
   if (stage.state === 'retired') return;
   const generation = generations.get(table) ?? 0;
-  if (stage.generation !== generation) { retire(dwh, table, stage); return; }
-  const empty = swapped === undefined || stage.held.size + 1 >= STAGING.maxHeld;
-  if (empty) stage.held.clear();
-  else stage.held.add(swapped);
-  const verify = Date.now() - stage.verifiedAt > STAGING.verifyMs / 2;
-  if (!empty && !verify) { stage.state = 'idle'; return; }
-  stage.state = 'cleaning';
+  if (stage.generation !== generation || swapped === undefined || stage.held.size + 1 >= STAGING.maxHeld) { retire(dwh, table, stage); return; }
+  stage.held.add(swapped);
+  if (Date.now() - stage.verifiedAt <= STAGING.verifyMs / 2) { stage.state = 'idle'; return; }
+  stage.state = 'checking';
   stage.ready = (async () => {
     try {
-      if (empty) await dwh.command(`TRUNCATE TABLE ${stage.name} SYNC`);
-      if (verify) {
-        const at = Date.now();
-        if ((await showDefinition(dwh, table)) !== stage.definition) throw new Error('definition changed');
-        stage.verifiedAt = at;
-      }
-      if (stage.state === 'cleaning') stage.state = 'idle';
+      const at = Date.now();
+      if ((await showDefinition(dwh, table)) !== stage.definition) throw new Error('definition changed');
+      stage.verifiedAt = at;
+      if (stage.state === 'checking') stage.state = 'idle';
     } catch {
       retire(dwh, table, stage);
     } finally {
@@ -274,7 +265,7 @@ function releaseStage(dwh: Dwh, table: string, stage: Stage, swapped: string | u
 }
 
 /**
- * Waits for the background emptying of `dwh`'s staging tables, then drops the idle ones (all
+ * Waits for the background checks of `dwh`'s staging tables, then drops the idle ones (all
  * tables, or `table`'s). For a graceful shutdown and for tests; writes afterwards make new ones.
  */
 export async function releaseStagingTables(dwh: Dwh, table?: string): Promise<void> {
@@ -283,13 +274,9 @@ export async function releaseStagingTables(dwh: Dwh, table?: string): Promise<vo
   for (const [name, pool] of byTable) {
     if (table !== undefined && name !== sqlIdentifier(table)) continue;
     await Promise.all(pool.map((s) => s.ready));
-    for (const stage of [...pool]) {
-      if (stage.state !== 'idle') continue;
-      stage.state = 'retired';
-      pool.splice(pool.indexOf(stage), 1);
-      await dwh.command(`DROP TABLE IF EXISTS ${stage.name} SYNC`);
-    }
+    for (const stage of [...pool]) if (stage.state === 'idle') retire(dwh, name, stage);
   }
+  await Promise.all(dropping.get(dwh) ?? []);
 }
 
 /** Settings of every staging insert: synchronous, all rows or an error (whatever the server's profile says). */
