@@ -142,9 +142,11 @@ export class Loaders {
     if (!all) return { stale: await this.log.countCodeVersionStale(assetKey, def.codeVersion), exact: false, sample: [] };
     let stale = 0;
     const sample: StaleInfo['sample'] = [];
-    for (const [key, causes] of all) {
-      // Rows of keys the definition no longer has are not the asset's partitions (as in Runtime.health).
-      if (causes.length === 0 || (def.partitions ? !def.partitions.has(key) : key !== NO_PARTITION)) continue;
+    // In the definition's order (the sample is the first stale partitions); rows of keys the
+    // definition no longer has are not the asset's partitions (as in Runtime.health).
+    for (const key of def.partitions ? def.partitions.keys() : [NO_PARTITION]) {
+      const causes = all.get(key);
+      if (!causes?.length) continue;
       stale++;
       if (sample.length < STALE_CAUSE_SAMPLE) sample.push({ partitionKey: key, reason: causes.join('; ') });
     }
