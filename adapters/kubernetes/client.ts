@@ -18,6 +18,12 @@ import type { KubeObject, ResourceType } from '../../operator/resources.ts';
 
 /** A watch with no data (events or bookmarks) for this long is aborted (client-node's Watch does the same). */
 const WATCH_TIMEOUT_MS = 30_000;
+/**
+ * A request on the raw path that gets no data for this long fails with a TimeoutError (and is
+ * retried by its caller): without it one lost answer would stall a caller for good — a lease
+ * never renewed, an informer never listed.
+ */
+export const REQUEST_TIMEOUT = { ms: 30_000 };
 
 export interface ListResult<T> { items: T[]; metadata: { resourceVersion?: string; continue?: string } }
 
@@ -76,6 +82,7 @@ export class KubeClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), resHeaders: res.headers }));
         res.on('error', reject);
       });
+      req.setTimeout(REQUEST_TIMEOUT.ms, () => req.destroy(new DOMException(`No answer to ${method} ${path} within ${REQUEST_TIMEOUT.ms} ms`, 'TimeoutError')));
       req.on('error', reject);
       req.end(payload);
     });

@@ -102,6 +102,7 @@ export async function startTestCluster(o: { gpus?: number; stepMs?: number; retr
         async stop(signal = 'SIGTERM') { if (child.exitCode === null && child.signalCode === null) child.kill(signal); return exited; },
       };
       operators.push(p);
+      started.push(p);
       return p;
     },
     async close() {
@@ -117,12 +118,22 @@ export async function startTestCluster(o: { gpus?: number; stepMs?: number; retr
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Operators started in this test file, so a timeout can say what they were doing. */
+const started: OperatorProcess[] = [];
+
+function operatorTails(): string {
+  return started.map((p, i) => {
+    const state = p.child.exitCode !== null || p.child.signalCode !== null ? `exited ${p.child.exitCode ?? p.child.signalCode}` : 'running';
+    return `\n--- operator ${i + 1} (${state}), last output:\n${p.output().slice(-3000) || '(none)'}`;
+  }).join('');
+}
+
 export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000, everyMs = 200): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${operatorTails()}`);
     await sleep(everyMs);
   }
 }

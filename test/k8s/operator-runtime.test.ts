@@ -1,6 +1,6 @@
 // Informer and leader election against the Kubernetes API double (real HTTP, real client-node).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../adapters/kubernetes/client.ts';
+import { KubeClient, REQUEST_TIMEOUT } from '../../adapters/kubernetes/client.ts';
 import { RESOURCES, type KubeObject } from '../../operator/resources.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { LeaderElector } from '../../operator/runtime/leader.ts';
@@ -110,5 +110,26 @@ describe('operator runtime against the API double', () => {
     }
     expect(sawLeader).toBe(true);
     await Promise.all(electors.map((e) => e.stop()));
+  });
+
+  it('a request that gets no answer fails with a TimeoutError, and a lease whose answer was lost is still won', async () => {
+    const ms = REQUEST_TIMEOUT.ms;
+    REQUEST_TIMEOUT.ms = 300;
+    try {
+      // The answer comes after the timeout: the call fails instead of waiting for good.
+      api.faults.delay({ method: 'GET', path: /leases\/silent$/, ms: 2_000, times: 1 });
+      const t0 = Date.now();
+      await expect(client.get(RESOURCES.lease, 'default', 'silent')).rejects.toMatchObject({ name: 'TimeoutError' });
+      expect(Date.now() - t0).toBeLessThan(1_500);
+      // The elector's first lease read is lost the same way; it retries and leads.
+      api.faults.delay({ method: 'GET', path: /leases\/lost-answer$/, ms: 2_000, times: 1 });
+      let led = false;
+      const e = new LeaderElector(client, { namespace: 'default', name: 'lost-answer', identity: 'solo', leaseDurationMs: 800, renewDeadlineMs: 600, retryPeriodMs: 50, onStartedLeading: () => (led = true) });
+      e.start();
+      await until(() => led, 5_000);
+      await e.stop();
+    } finally {
+      REQUEST_TIMEOUT.ms = ms;
+    }
   });
 });
