@@ -56,7 +56,7 @@ export async function run(): Promise<BenchResult> {
 
     const cols = ['ts', 'symbol', 'timeframe', 'open', 'high', 'low', 'close', 'volume', 'quality_flag', 'source_id', 'ingest_run_id', 'metadata'];
     const compute = def.compute as (c: StepContext<{}>, inputs: {}) => Promise<AssetResult<CanonicalBar[]>>;
-    /** Ours for one partition: the asset's compute, its checks, then the atomic replace. */
+    /** Ours for one partition: the asset's compute, its checks, and the atomic replace. */
     type Partition = { symbol: string; month: string; key: string };
     const ctxOf = (p: Partition) => {
       const [y, m] = p.month.split('-').map(Number);
@@ -69,11 +69,14 @@ export async function run(): Promise<BenchResult> {
     const ours = async (p: Partition): Promise<CanonicalBar[]> => {
       const ctx = ctxOf(p);
       const result = await compute(ctx, {});
+      // As the executor does: staged before the checks (storing overlaps them), committed after.
+      const ioCtx = { assetKey: def.key, partitionKey: p.key, resources };
+      const staged = io.stage?.(ioCtx, result.value);
       for (const check of def.checks) {
         const outcome = await check.evaluate(result.value as never, ctx);
         if (!outcome.passed && check.severity !== 'WARN') throw new Error(`check ${check.name} failed on ${p.key}`);
       }
-      await io.write({ assetKey: def.key, partitionKey: p.key, resources }, result.value);
+      await (staged ? staged.commit() : io.write(ioCtx, result.value));
       return result.value as CanonicalBar[];
     };
     // The baseline's rows: the stored bars as they are (built outside both timings).

@@ -13,7 +13,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { barsDataVersion, clickhouseBarsIO } from '../adapters/clickhouse/bars-io.ts';
 import {
-  BARS_TABLE, canonicalJson, ensureBarsTable, normalizeBars, parseBarsPartition, readBarsPartition, replaceBarsPartition,
+  BARS_TABLE, canonicalBarsText, canonicalJson, ensureBarsTable, normalizeBars, parseBarsPartition, readBarsPartition, replaceBarsPartition, stageBarsPartition,
   STAGING, releaseStagingTables, replacePartition, type BarsPartition,
 } from '../adapters/clickhouse/bars-table.ts';
 import { openEmbeddedDwh, openHttpDwh } from '../adapters/clickhouse/client.ts';
@@ -258,6 +258,24 @@ describe.each(backends)('DWH on $name', (backend) => {
     await replaceBarsPartition(dwh, p, makeBars(p, 26, 2));
     expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 26, 2)));
     await releaseStagingTables(dwh);
+  });
+
+  it('a staged write changes nothing a reader sees until commit; discarded, nothing of it remains', async () => {
+    const p: BarsPartition = { timeframe: '1h', symbol: 'AUDNZD', month: '2024-06' };
+    const old = makeBars(p, 48, 1);
+    await replaceBarsPartition(dwh, p, old);
+    const dropped = stageBarsPartition(dwh, p, makeBars(p, 30, 2), () => 'digest');
+    expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(old));
+    await dropped.discard();
+    expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(old));
+    const kept = stageBarsPartition(dwh, p, makeBars(p, 20, 3), (text) => text.length);
+    expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(old));
+    expect(await kept.commit()).toBe(canonicalBarsText(makeBars(p, 20, 3)).length);
+    expect(await readBarsPartition(dwh, p)).toEqual(normalizeBars(makeBars(p, 20, 3)));
+    // Bars of another month are refused before anything is sent.
+    expect(() => stageBarsPartition(dwh, p, [{ ...old[0], ts_utc: '2024-07-01T00:00:00.000Z' }], () => 0)).toThrow(expect.objectContaining({ errorId: 'DATA_STORAGE_ROWINVALID' }));
+    await releaseStagingTables(dwh);
+    expect(await stagingTables(dwh)).toEqual([]);
   });
 
   it('an empty replace clears the partition (and only it)', async () => {

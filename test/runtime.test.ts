@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { container, defineAsset, input } from '../core/definitions/asset.ts';
-import { objectKeyFor } from '../core/definitions/io.ts';
+import { contentHash, objectKeyFor, type IOManager } from '../core/definitions/io.ts';
 import { DynamicPartitions, MultiPartitions, StaticPartitions } from '../core/partitions/definitions.ts';
 import { dimensions, identity, lookup } from '../core/partitions/mappings.ts';
 import { TimeWindowPartitions } from '../core/partitions/time-window.ts';
@@ -150,6 +150,39 @@ describe('runtime: failures, retries, checks', () => {
     const results = await t.eventLog.latestCheckResults('checked', 'b');
     expect(results.find((c) => c.checkName === 'non_negative')).toMatchObject({ passed: false, metadata: { min: -1 } });
     expect(results.find((c) => c.checkName === 'long_enough')).toMatchObject({ passed: false, severity: 'WARN' });
+  });
+});
+
+describe('runtime: staged writes', () => {
+  it('an IO manager that can stage starts storing before the checks run; a passing step commits, a failing blocking check discards', async () => {
+    const events: string[] = [];
+    const stored = new Map<string, number[]>();
+    const io: IOManager<number[]> = {
+      write: async (ctx, v) => { events.push(`write ${ctx.partitionKey}`); stored.set(ctx.partitionKey, v); return { uri: `mem://${ctx.partitionKey}`, dataVersion: contentHash(JSON.stringify(v)) }; },
+      read: async (ctx) => stored.get(ctx.partitionKey)!,
+      uri: (ctx) => `mem://${ctx.partitionKey}`,
+      adopt: async () => { throw new Error('not used'); },
+      stage(ctx, v) {
+        events.push(`stage ${ctx.partitionKey}`);
+        return {
+          commit: async () => { events.push(`commit ${ctx.partitionKey}`); stored.set(ctx.partitionKey, v); return { uri: `mem://${ctx.partitionKey}`, dataVersion: contentHash(JSON.stringify(v)) }; },
+          discard: async () => { events.push(`discard ${ctx.partitionKey}`); },
+        };
+      },
+    };
+    const checked = defineAsset<number[]>({
+      key: 'staged', partitions: parts, codeVersion: '1', io,
+      compute: (ctx) => ({ value: ctx.partitionKey === 'a' ? [1] : [-1] }),
+      checks: [{ name: 'non_negative', severity: 'ERROR', evaluate: (v, ctx) => { events.push(`check ${ctx.partitionKey}`); return { passed: v.every((x) => x >= 0) }; } }],
+    });
+    t = await testRuntime([checked]);
+    const r = await t.runtime.launch({ selection: 'staged', partitions: { kind: 'all' }, skipUpToDate: true });
+    expect(r.failures.map((f) => f.partitionKey)).toEqual(['b']);
+    const of = (k: string) => events.filter((e) => e.endsWith(` ${k}`));
+    expect(of('a')).toEqual(['stage a', 'check a', 'commit a']);
+    expect(of('b')).toEqual(['stage b', 'check b', 'discard b']);
+    expect([...stored.keys()]).toEqual(['a']);
+    expect((await t.eventLog.partitionStates('staged')).get('a')?.dataVersion).toBe(contentHash(JSON.stringify([1])));
   });
 });
 

@@ -13,7 +13,7 @@ import { requireDwh } from '../../core/dwh.ts';
 import { contentHash, type IOContext, type IOManager, type Written } from '../../core/definitions/io.ts';
 import { ErrorIds, OrreryError } from '../../core/errors.ts';
 import type { CanonicalBar } from '../../core/market-data.ts';
-import { BARS_TABLE, canonicalBarsText, parseBarsPartition, readBarsPartition, writeBarsPartition } from './bars-table.ts';
+import { BARS_TABLE, canonicalBarsText, parseBarsPartition, readBarsPartition, stageBarsPartition, writeBarsPartition } from './bars-table.ts';
 
 /** Content hash of a partition's bars in stored form (order- and key-order-independent). */
 export function barsDataVersion(bars: CanonicalBar[]): string {
@@ -23,7 +23,7 @@ export function barsDataVersion(bars: CanonicalBar[]): string {
 export function clickhouseBarsIO(): IOManager<CanonicalBar[]> {
   const uri = (ctx: IOContext) => `clickhouse://${BARS_TABLE}/${ctx.partitionKey}`;
 
-  async function store(ctx: IOContext, bars: CanonicalBar[]): Promise<Written> {
+  function checkArray(ctx: IOContext, bars: CanonicalBar[]): void {
     if (!Array.isArray(bars)) {
       throw new OrreryError(
         ErrorIds.STORAGE_WRITE,
@@ -31,6 +31,10 @@ export function clickhouseBarsIO(): IOManager<CanonicalBar[]> {
         { assetKey: ctx.assetKey, partitionKey: ctx.partitionKey },
       );
     }
+  }
+
+  async function store(ctx: IOContext, bars: CanonicalBar[]): Promise<Written> {
+    checkArray(ctx, bars);
     const partition = parseBarsPartition(ctx.partitionKey);
     // The data version is hashed while ClickHouse stores the rows.
     const dataVersion = await writeBarsPartition(requireDwh(ctx.resources), partition, bars, contentHash);
@@ -39,6 +43,14 @@ export function clickhouseBarsIO(): IOManager<CanonicalBar[]> {
 
   return {
     write: store,
+    stage(ctx, bars) {
+      checkArray(ctx, bars);
+      const staged = stageBarsPartition(requireDwh(ctx.resources), parseBarsPartition(ctx.partitionKey), bars, contentHash);
+      return {
+        commit: async () => ({ uri: uri(ctx), dataVersion: await staged.commit(), metadata: { rows: bars.length, table: BARS_TABLE } }),
+        discard: () => staged.discard(),
+      };
+    },
     read: async (ctx) => readBarsPartition(requireDwh(ctx.resources), parseBarsPartition(ctx.partitionKey)),
     uri,
     async adopt(ctx, fromUri) {

@@ -317,15 +317,29 @@ function insertError(e: unknown, stage: string, rows: number): unknown {
  * does), the staging table is queried first: rows of another partition are refused before the
  * swap (`DATA_STORAGE_ROWINVALID`). A failed insert changes nothing in `table`.
  */
-async function replacePartitionJson(dwh: Dwh, opts: { table: string; partition: string; body: string; rows: number; rowsInPartition: boolean }, retry = true): Promise<void> {
+async function replacePartitionJson(dwh: Dwh, opts: PartitionJson, retry = true): Promise<void> {
+  await stagePartitionJson(dwh, opts, retry).swap();
+}
+
+type PartitionJson = { table: string; partition: string; body: string; rows: number; rowsInPartition: boolean };
+
+/** A replace in two halves: exactly one of `swap` (the partition becomes the staged rows) or `discard` is called. */
+export interface StagedReplace {
+  swap(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * `replacePartitionJson` in two halves: the rows go to a staging table at once (nothing a reader
+ * sees changes), `swap` replaces the partition with them, `discard` drops them. Whatever the
+ * caller does in between overlaps the insert.
+ */
+function stagePartitionJson(dwh: Dwh, opts: PartitionJson, retry = true): StagedReplace {
   const table = opts.table;
-  // On the common path the insert is sent before the first await: the caller's work overlaps it.
   const empty = !opts.rowsInPartition;
-  const stage = takeStage(dwh, table, Date.now(), opts.partition, empty) ?? (await acquireStage(dwh, table, opts.partition, empty));
-  let swapped: string | undefined;
-  try {
+  const fill = async (stage: Stage, sent: Promise<void>): Promise<Stage> => {
     try {
-      await dwh.command(`INSERT INTO ${stage.name} SETTINGS ${STAGE_INSERT_SETTINGS} FORMAT JSONEachRow\n${opts.body}`);
+      await sent;
     } catch (e) {
       throw insertError(e, stage.name, opts.rows);
     }
@@ -341,19 +355,51 @@ async function replacePartitionJson(dwh: Dwh, opts: { table: string; partition: 
         );
       }
     }
-    await dwh.command(`ALTER TABLE ${table} REPLACE PARTITION ${opts.partition} FROM ${stage.name}`);
-    swapped = opts.partition;
-  } catch (e) {
-    if (retry && isMissingTable(e) && String((e as Error).message).includes(stage.name)) {
-      // Dropped by someone else (another process's crash cleanup): so may its idle siblings be.
-      retire(dwh, table, stage);
-      for (const other of [...poolOf(dwh, table)]) if (other.state === 'idle') retire(dwh, table, other);
-      return replacePartitionJson(dwh, opts, false);
-    }
-    throw e;
-  } finally {
-    releaseStage(dwh, table, stage, swapped);
-  }
+    return stage;
+  };
+  const insert = (stage: Stage) => dwh.command(`INSERT INTO ${stage.name} SETTINGS ${STAGE_INSERT_SETTINGS} FORMAT JSONEachRow\n${opts.body}`);
+  // On the common path the insert is sent before this returns: the caller's work overlaps it.
+  const taken = takeStage(dwh, table, Date.now(), opts.partition, empty);
+  const leased = taken ? Promise.resolve(taken) : acquireStage(dwh, table, opts.partition, empty);
+  const filled = taken ? fill(taken, insert(taken)) : leased.then((stage) => fill(stage, insert(stage)));
+  filled.catch(() => {}); // seen by swap or discard
+  leased.catch(() => {});
+  let settled = false;
+  return {
+    async swap() {
+      if (settled) throw new Error('a staged replace is swapped or discarded once');
+      settled = true;
+      const stage = await leased;
+      let swapped: string | undefined;
+      try {
+        await filled;
+        await dwh.command(`ALTER TABLE ${table} REPLACE PARTITION ${opts.partition} FROM ${stage.name}`);
+        swapped = opts.partition;
+      } catch (e) {
+        if (retry && isMissingTable(e) && String((e as Error).message).includes(stage.name)) {
+          // Dropped by someone else (another process's crash cleanup): so may its idle siblings be.
+          retire(dwh, table, stage);
+          for (const other of [...poolOf(dwh, table)]) if (other.state === 'idle') retire(dwh, table, other);
+          return replacePartitionJson(dwh, opts, false);
+        }
+        throw e;
+      } finally {
+        releaseStage(dwh, table, stage, swapped);
+      }
+    },
+    async discard() {
+      if (settled) return;
+      settled = true;
+      let stage: Stage;
+      try {
+        stage = await leased;
+      } catch {
+        return; // nothing was leased, nothing to drop
+      }
+      await filled.catch(() => {});
+      releaseStage(dwh, table, stage, undefined); // a staging table given up on is dropped
+    },
+  };
 }
 
 /**
@@ -726,22 +772,49 @@ export async function replaceBarsPartition(dwh: Dwh, partition: BarsPartition, b
  * inserts (if `digest` throws, the error is raised once the replace has completed).
  */
 export async function writeBarsPartition<T>(dwh: Dwh, partition: BarsPartition, bars: CanonicalBar[], digest: (canonicalText: string) => T): Promise<T> {
+  return stageBarsPartition(dwh, partition, bars, digest).commit();
+}
+
+/** A write of one partition's bars in two halves (see `stagePartitionJson`): exactly one of `commit` or `discard` is called. */
+export interface StagedBars<T> {
+  /** Replaces the partition with the staged bars; returns the digest. */
+  commit(): Promise<T>;
+  discard(): Promise<void>;
+}
+
+/**
+ * `writeBarsPartition` in two halves: the bars are checked and sent to a staging table now, and
+ * `digest(canonicalBarsText(bars))` computed while ClickHouse inserts; `commit` swaps them in (and
+ * raises a digest error once the replace has completed), `discard` drops them. Bars that do not
+ * fit the partition throw here (`DATA_STORAGE_ROWINVALID`), before anything is sent.
+ */
+export function stageBarsPartition<T>(dwh: Dwh, partition: BarsPartition, bars: CanonicalBar[], digest: (canonicalText: string) => T): StagedBars<T> {
   const p = parseBarsPartition(formatBarsPartition(partition));
   if (bars.length === 0) {
-    await replacePartition(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), rows: [] });
-    return digest(canonicalBarsText(bars));
+    return {
+      async commit() {
+        await replacePartition(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), rows: [] });
+        return digest(canonicalBarsText(bars));
+      },
+      async discard() {},
+    };
   }
   const prepared = prepareBars(p, bars);
-  const replacing = replacePartitionJson(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), body: prepared.body, rows: bars.length, rowsInPartition: true });
+  const staged = stagePartitionJson(dwh, { table: BARS_TABLE, partition: partitionLiteral(p), body: prepared.body, rows: bars.length, rowsInPartition: true });
   let out: { value: T } | { error: unknown };
   try {
     out = { value: digest(canonicalBarsText(bars, prepared)) };
   } catch (error) {
     out = { error };
   }
-  await replacing;
-  if ('error' in out) throw out.error;
-  return out.value;
+  return {
+    async commit() {
+      await staged.swap();
+      if ('error' in out) throw out.error;
+      return out.value;
+    },
+    discard: () => staged.discard(),
+  };
 }
 
 /** The partition's bars ascending by `ts_utc`, exactly as `normalizeBars` would give them. */

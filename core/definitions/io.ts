@@ -24,6 +24,18 @@ export interface IOManager<T> {
   uri(ctx: IOContext): string;
   /** Takes over the file a container step wrote to `fromUri`, as the stored value. */
   adopt(ctx: IOContext, fromUri: string): Promise<Written>;
+  /**
+   * Optional: `write` in two halves. Starts storing `value` out of sight (nothing a reader sees
+   * changes); `commit` makes it the stored value atomically, `discard` drops it. The executor
+   * stages before the checks run, so storing overlaps them.
+   */
+  stage?(ctx: IOContext, value: T): StagedWrite;
+}
+
+/** A staged write: exactly one of `commit` or `discard` is called. */
+export interface StagedWrite {
+  commit(): Promise<Written>;
+  discard(): Promise<void>;
 }
 
 export function contentHash(bytes: Uint8Array | string): string {

@@ -322,22 +322,32 @@ export class Executor {
       if (manifest.dataVersion) written.dataVersion = manifest.dataVersion;
     }
 
-    // Checks run before anything is stored: a failing blocking check writes nothing.
-    for (const check of def.checks) {
-      const outcome = await check.evaluate(value as never, ctx);
-      stepChecks.push({ runId, assetKey, partitionKey, checkName: check.name, passed: outcome.passed, severity: check.severity ?? 'ERROR', metadata: outcome.metadata ?? {} });
-    }
-    if (stepChecks.length) {
-      await eventLog.recordCheckResults(stepChecks); // also appends a CHECK_EVALUATION event per result
-      for (const c of stepChecks) if (!c.passed) resources.metrics?.inc('dq_fail_total', { asset: assetKey, check: c.checkName });
-    }
-    const blockingFailures = stepChecks.filter((c) => !c.passed && (def.checks.find((k) => k.name === c.checkName) ? isBlocking(def.checks.find((k) => k.name === c.checkName)!) : c.severity === 'ERROR'));
-    if (blockingFailures.length) {
-      throw new OrreryError(ErrorIds.CHECK_FAILED, `Check${blockingFailures.length > 1 ? 's' : ''} ${blockingFailures.map((c) => c.checkName).join(', ')} failed for ${assetKey} ${partitionKey}; nothing was written. See the check metadata for what to fix.`, { checks: blockingFailures.map((c) => ({ name: c.checkName, metadata: c.metadata })) });
-    }
+    // An IO manager that can stage starts storing now, out of sight, so storing overlaps the
+    // checks; the value becomes the stored one only once they pass.
+    const staged = written === undefined && io.stage && !signal.aborted ? io.stage(ioCtx, value) : undefined;
+    let committing = false;
+    try {
+      // Checks run before anything is stored: a failing blocking check writes nothing.
+      for (const check of def.checks) {
+        const outcome = await check.evaluate(value as never, ctx);
+        stepChecks.push({ runId, assetKey, partitionKey, checkName: check.name, passed: outcome.passed, severity: check.severity ?? 'ERROR', metadata: outcome.metadata ?? {} });
+      }
+      if (stepChecks.length) {
+        await eventLog.recordCheckResults(stepChecks); // also appends a CHECK_EVALUATION event per result
+        for (const c of stepChecks) if (!c.passed) resources.metrics?.inc('dq_fail_total', { asset: assetKey, check: c.checkName });
+      }
+      const blockingFailures = stepChecks.filter((c) => !c.passed && (def.checks.find((k) => k.name === c.checkName) ? isBlocking(def.checks.find((k) => k.name === c.checkName)!) : c.severity === 'ERROR'));
+      if (blockingFailures.length) {
+        throw new OrreryError(ErrorIds.CHECK_FAILED, `Check${blockingFailures.length > 1 ? 's' : ''} ${blockingFailures.map((c) => c.checkName).join(', ')} failed for ${assetKey} ${partitionKey}; nothing was written. See the check metadata for what to fix.`, { checks: blockingFailures.map((c) => ({ name: c.checkName, metadata: c.metadata })) });
+      }
 
-    if (signal.aborted) throw new OrreryError(ErrorIds.RUN_CANCELED, 'The run was canceled.');
-    written ??= await io.write(ioCtx, value);
+      if (signal.aborted) throw new OrreryError(ErrorIds.RUN_CANCELED, 'The run was canceled.');
+      committing = true;
+      written ??= staged ? await staged.commit() : await io.write(ioCtx, value);
+    } catch (e) {
+      if (staged && !committing) await staged.discard().catch((d) => log.warn({ err: d }, 'could not discard a staged write'));
+      throw e;
+    }
     await this.writer.record({
       runId, assetKey, partitionKey,
       dataVersion: written.dataVersion,
