@@ -7,6 +7,7 @@ import { contentHash, objectKeyFor, type IOManager } from '../core/definitions/i
 import { DynamicPartitions, MultiPartitions, StaticPartitions } from '../core/partitions/definitions.ts';
 import { dimensions, identity, lookup } from '../core/partitions/mappings.ts';
 import { TimeWindowPartitions } from '../core/partitions/time-window.ts';
+import { currentInputVersions } from '../core/planning/staleness.ts';
 import { testRuntime, type TestRuntime } from './support/runtime.ts';
 
 const months = new TimeWindowPartitions({ cadence: 'monthly', start: '2024-01-01', end: '2024-07-01' });
@@ -55,6 +56,8 @@ describe('runtime: materialize, skip, stale', () => {
     expect(march.dataVersion).toMatch(/^[0-9a-f]{64}$/);
     // One upstream partition read: the fingerprint is its key and data version as they are.
     expect(march.inputVersions.nums).toBe(`2024-03=${(await t.eventLog.partitionStates('numbers')).get('2024-03')!.dataVersion}`);
+    // What a step recorded elsewhere (a container step, recorded by the operator) gets: the same.
+    expect(await currentInputVersions(t.runtime.graph, 'total', '2024-03', (a, keys) => t!.eventLog.partitionStatesFor(a, keys))).toEqual(march.inputVersions);
     expect(march.materializedRunId).toBe(first.runId);
     expect(readdirSync(join(t.objectStore.root, 'assets', 'total'))).toHaveLength(6);
     expect(Number(Buffer.from(await t.objectStore.get(objectKeyFor('total', '2024-03', 'json'))).toString())).toBe(1 + 2 + 3);

@@ -29,6 +29,29 @@ export function fingerprintMatches(recorded: string | undefined, keys: readonly 
   return keys.length === 1 && /^[0-9a-f]{40}$/.test(recorded) && recorded === hash('sha1', `${current}\n`, 'hex');
 }
 
+/**
+ * The fingerprints a materialization of `assetKey`'s `partitionKey` records, per input, from the
+ * upstream states as they are now (a fan-in input without its quarantined partitions, as the
+ * executor reads it). For recording a step that ran elsewhere (a container step in a pod).
+ */
+export async function currentInputVersions(
+  graph: AssetGraph,
+  assetKey: string,
+  partitionKey: string,
+  statesOf: (assetKey: string, keys: readonly string[]) => Promise<ReadonlyMap<string, PartitionState>>,
+): Promise<Record<string, string>> {
+  const def = graph.get(assetKey);
+  const out: Record<string, string> = {};
+  for (const e of graph.upstreamEdges(assetKey)) {
+    if (!e.input) continue;
+    const mapped = e.mapping.upstreamKeys(partitionKey, def.partitions, graph.get(e.from).partitions);
+    const states = await statesOf(e.from, mapped);
+    const keys = e.mapping.fanIn ? mapped.filter((k) => states.get(k)?.status !== 'quarantined') : mapped;
+    out[e.input] = inputFingerprint(keys, states);
+  }
+  return out;
+}
+
 export type PartitionHealth = 'materialized' | 'failed' | 'missing' | 'quarantined';
 
 export interface Assessment {

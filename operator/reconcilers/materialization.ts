@@ -10,6 +10,7 @@ import { ioOf } from '../../core/definitions/io.ts';
 import { codeHash, stepSeed } from '../../core/execution/provenance.ts';
 import { parseManifest, type ResultManifest } from '../../core/execution/step-protocol.ts';
 import type { JsonObject } from '../../core/event-log/port.ts';
+import { currentInputVersions } from '../../core/planning/staleness.ts';
 import { ensureFinalizer, recordEvent, removeFinalizer, withFreshRetry, writeStatus, type OperatorContext } from '../context.ts';
 import { buildJob, outputUriOf, runIdOf } from '../job-builder.ts';
 import { jobName } from '../names.ts';
@@ -155,7 +156,8 @@ async function recordContainerStep(ctx: OperatorContext, m: MaterializationResou
   if (checks.length) await ctx.eventLog.recordCheckResults(checks);
   const blocking = checks.filter((c) => !c.passed && (def.checks.find((k) => k.name === c.checkName) ? isBlocking(def.checks.find((k) => k.name === c.checkName)!) : c.severity === 'ERROR'));
   if (blocking.length) throw new Error(`Check(s) ${blocking.map((c) => c.checkName).join(', ')} failed; nothing was recorded.`);
-  const inputVersions: Record<string, string> = {};
+  // What the step read, as the executor would have recorded it (so the partition is not stale at once).
+  const inputVersions = await currentInputVersions(graph, def.key, partitionKey, (asset, keys) => ctx.eventLog.partitionStatesFor(asset, keys));
   const written = await ioOf(def).adopt({ assetKey: def.key, partitionKey, resources: ctx.resources }, outputUriOf(m, ctx.resources));
   await ctx.eventLog.recordMaterializations([{
     runId, assetKey: def.key, partitionKey, dataVersion: manifest.dataVersion ?? written.dataVersion, codeVersion: def.codeVersion, inputVersions,
