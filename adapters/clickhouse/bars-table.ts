@@ -324,7 +324,7 @@ async function replacePartitionJson(dwh: Dwh, opts: PartitionJson, retry = true)
 type PartitionJson = { table: string; partition: string; body: string; rows: number; rowsInPartition: boolean };
 
 /** A replace in two halves: exactly one of `swap` (the partition becomes the staged rows) or `discard` is called. */
-export interface StagedReplace {
+interface StagedReplace {
   swap(): Promise<void>;
   discard(): Promise<void>;
 }

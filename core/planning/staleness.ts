@@ -1,6 +1,8 @@
 import { hash } from 'node:crypto';
 import type { PartitionState } from '../event-log/port.ts';
 import type { AssetGraph } from '../graph/asset-graph.ts';
+import type { PartitionsDefinition } from '../partitions/definitions.ts';
+import type { PartitionMapping } from '../partitions/mappings.ts';
 
 /**
  * A fingerprint of the upstream data an input reads: the keys and their data versions. Recorded
@@ -44,12 +46,17 @@ export async function currentInputVersions(
   const out: Record<string, string> = {};
   for (const e of graph.upstreamEdges(assetKey)) {
     if (!e.input) continue;
-    const mapped = e.mapping.upstreamKeys(partitionKey, def.partitions, graph.get(e.from).partitions);
-    const states = await statesOf(e.from, mapped);
-    const keys = e.mapping.fanIn ? mapped.filter((k) => states.get(k)?.status !== 'quarantined') : mapped;
-    out[e.input] = inputFingerprint(keys, states);
+    const up = graph.get(e.from).partitions;
+    const states = await statesOf(e.from, e.mapping.upstreamKeys(partitionKey, def.partitions, up));
+    out[e.input] = inputFingerprint(keysRead(e.mapping, partitionKey, def.partitions, up, states), states);
   }
   return out;
+}
+
+/** The upstream keys an input reads for `partitionKey`: a fan-in input without its quarantined partitions (as the executor reads it). */
+function keysRead(mapping: PartitionMapping, partitionKey: string, down: PartitionsDefinition | undefined, up: PartitionsDefinition | undefined, upStates: ReadonlyMap<string, PartitionState> | undefined): string[] {
+  const keys = mapping.upstreamKeys(partitionKey, down, up);
+  return mapping.fanIn ? keys.filter((k) => upStates?.get(k)?.status !== 'quarantined') : keys;
 }
 
 export type PartitionHealth = 'materialized' | 'failed' | 'missing' | 'quarantined';
@@ -84,9 +91,7 @@ export function partitionAssessor(graph: AssetGraph, assetKey: string, states: S
     const causes: string[] = [];
     if (st.codeVersion !== def.codeVersion) causes.push(`code version changed (${st.codeVersion} → ${def.codeVersion})`);
     for (const input of inputs) {
-      let keys = input.mapping.upstreamKeys(partitionKey, def.partitions, input.partitions);
-      // A fan-in input read without its quarantined partitions (as the executor does).
-      if (input.mapping.fanIn) keys = keys.filter((k) => input.states?.get(k)?.status !== 'quarantined');
+      const keys = keysRead(input.mapping, partitionKey, def.partitions, input.partitions, input.states);
       if (!fingerprintMatches(st.inputVersions[input.name], keys, input.states)) causes.push(`upstream ${input.from} changed`);
     }
     return { health: st.status, staleCauses: causes };
